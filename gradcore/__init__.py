@@ -1,0 +1,59 @@
+"""gradcore: a GPU-accelerated tensor automatic-differentiation engine.
+
+NumPy on the CPU, CuPy and fused CUDA kernels on NVIDIA GPUs; a define-by-run reverse-mode tape,
+forward mode, higher-order gradients and finite-difference checks.
+
+>>> import gradcore as gc
+>>> x = gc.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x.sigmoid() * x).sum().backward()
+>>> x.grad.shape
+(3,)
+"""
+from numpy import bool_, float16, float32, float64, int32, int64, uint8  # dtypes, NumPy's names
+
+# tensor first: it defines Tensor, then imports the ops, which build Tensors
+from gradcore.tensor import Tensor, as_tensor, get_default_dtype, set_default_dtype, tensor  # isort: skip
+from gradcore import cuda
+from gradcore.autograd.function import Function
+from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
+from gradcore.autograd.mode import (detect_anomaly, enable_grad, is_anomaly_enabled,
+                                    is_grad_enabled, no_grad, set_grad_enabled)
+from gradcore.autograd.numerical import GradcheckError, gradcheck, numerical_grad
+from gradcore.backend import (Device, device, get_default_device, get_matmul_precision,
+                              manual_seed, set_default_device, set_matmul_precision)
+from gradcore.creation import (arange, empty, full, full_like, ones, ones_like, rand, randn,
+                               zeros, zeros_like)
+from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
+from gradcore.ops.arithmetic import add, div, mul, neg, pow, sub
+from gradcore.ops.compare import equal, greater, greater_equal, less, less_equal, not_equal
+from gradcore.ops.convert import astype, to_device
+from gradcore.ops.indexing import getitem
+from gradcore.ops.join import concatenate, split, stack
+from gradcore.ops.linalg import linear, matmul
+from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
+from gradcore.ops.reduction import max, mean, min, sum, var
+from gradcore.ops.shape import (broadcast_to, expand_dims, flatten, reshape, squeeze, sum_to,
+                                swapaxes, transpose)
+from gradcore.ops.softmax import log_softmax, logsumexp, softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda",
+    "get_default_device", "set_default_device", "get_default_dtype", "set_default_dtype",
+    "manual_seed", "set_matmul_precision", "get_matmul_precision",
+    "bool_", "float16", "float32", "float64", "int32", "int64", "uint8",
+    "zeros", "ones", "full", "empty", "arange", "zeros_like", "ones_like", "full_like", "randn",
+    "rand",
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
+    "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
+    "softplus", "maximum", "minimum", "where", "clip",
+    "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
+    "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "sum_to",
+    "flatten", "getitem", "concatenate", "stack", "split", "astype", "to_device",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
+    "is_anomaly_enabled",
+    "grad", "value_and_grad", "vjp", "jvp", "hvp", "numerical_grad", "gradcheck",
+    "GradcheckError",
+]

@@ -1,0 +1,217 @@
+"""``Function``: one differentiable op, and the node it leaves on the tape.
+
+An op is a subclass with ``forward`` (arrays in, arrays out), ``backward`` (output gradients in,
+input gradients out, written with Tensor ops so it is itself differentiable) and ``jvp`` (the
+forward-mode tangent rule on arrays), side by side. Calling an instance runs ``forward`` and, when
+some input requires grad and recording is on, the instance itself becomes the tape node.
+
+Example: a user-defined op (see docs/architecture.md, "Adding an op")
+
+>>> import gradcore as gc
+>>> class Cube(gc.Function):
+...     saves = (0,)                       # keep input 0 for backward
+...     def forward(self, x):
+...         return x ** 3
+...     def backward(self, gy):
+...         x, = self.saved_tensors()
+...         return gy * 3 * x ** 2
+...     def jvp(self, xs, y, txs):
+...         return 3 * xs[0] ** 2 * txs[0]
+>>> x = gc.tensor(2.0, dtype="float64", requires_grad=True)
+>>> Cube()(x).backward(); x.grad.item()
+12.0
+"""
+from __future__ import annotations
+
+import traceback
+import weakref
+
+import numpy
+
+from gradcore.autograd.mode import STATE
+from gradcore.backend import array_module, device_of
+from gradcore.tensor import Tensor, as_tensor
+
+__all__ = ["Function", "tsum"]
+
+_FLOAT_KINDS = frozenset("fc")
+_PY_SCALARS = frozenset((int, float, bool))
+_NP_SCALAR = numpy.generic
+
+
+class Function:
+    """Base class of every differentiable op; see the module docstring for an example.
+
+    Class attributes a subclass may set:
+
+    * ``saves``: indices of the inputs that ``backward`` needs (kept as the input Tensors);
+    * ``saves_output``: keep output 0 for ``backward`` (its array, re-linked to this node);
+    * ``differentiable``: ``False`` for ops whose outputs never require grad (comparisons).
+    """
+
+    __slots__ = ("edges", "saved", "_out", "_trace", "__dict__")
+
+    saves = ()
+    saves_output = False
+    differentiable = True
+
+    # ---- the parts a subclass writes -------------------------------------------------------
+    def forward(self, *xs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, *gys):
+        raise NotImplementedError(f"{type(self).__name__} has no backward rule")
+
+    def jvp(self, xs, y, txs):
+        """Tangent of the output from the input arrays ``xs``, output ``y`` and input tangents
+        ``txs`` (``None`` where an input's tangent is zero)."""
+        raise NotImplementedError(f"{type(self).__name__} has no forward-mode (jvp) rule")
+
+    # ---- the machinery ----------------------------------------------------------------------
+    def __call__(self, *inputs):
+        device = None
+        needs_grad = False
+        foreign = False
+        xs = []
+        for x in inputs:
+            if type(x) is Tensor:
+                if device is None:
+                    device = x.device
+                elif x.device is not device:
+                    self._device_error(inputs)
+                needs_grad = needs_grad or x.requires_grad
+                xs.append(x.data)
+            else:
+                # Python scalars stay Python scalars, so NumPy's weak promotion keeps float32
+                foreign = foreign or type(x) not in _PY_SCALARS
+                xs.append(x)
+        if device is None:  # no Tensor among the inputs: the first one becomes a Tensor
+            inputs = (as_tensor(inputs[0]),) + inputs[1:]
+            device, xs[0] = inputs[0].device, inputs[0].data
+        if foreign:  # arrays, lists, NumPy scalars: constants on the op's device
+            xs = [x if type(x) in _PY_SCALARS or type(inp) is Tensor else
+                  as_tensor(x, device=device).data for x, inp in zip(xs, inputs)]
+
+        ys = self.forward(*xs)
+        if isinstance(ys, _NP_SCALAR):  # NumPy returns scalars from 0-d math; keep arrays
+            ys = numpy.asarray(ys)
+        multi = type(ys) is tuple
+        record = needs_grad and STATE.grad_enabled and self.differentiable
+        if not multi:
+            out = Tensor._make(ys, device, record and ys.dtype.kind in _FLOAT_KINDS, self if record else None, 0)
+            outs = (out,)
+        else:
+            outs = tuple(Tensor._make(y, device, record and y.dtype.kind in _FLOAT_KINDS,
+                                      self if record else None, i) for i, y in enumerate(ys))
+        if record:
+            self.edges = tuple(_edge(x) for x in inputs)
+            if self.saves:
+                self.saved = tuple((inputs[i], getattr(inputs[i], "_version", 0)) for i in self.saves)
+            if self.saves_output:
+                self._out = (outs[0].data, weakref.ref(outs[0]), outs[0]._version)
+            if STATE.anomaly:
+                self._trace = _user_frame()
+        if STATE.forward_ad and self.differentiable:
+            self._push_tangents(inputs, xs, ys, outs, multi)
+        if STATE.anomaly:
+            self._check_finite(ys if multi else (ys,), "forward output")
+        return outs if multi else outs[0]
+
+    def saved_tensors(self):
+        """The inputs named in ``saves``, as Tensors still linked to the graph.
+
+        Raises ``RuntimeError`` when the graph was already released by an earlier backward, or
+        when a saved Tensor was modified in place after the op saw it.
+        """
+        saved = getattr(self, "saved", None)
+        if saved is None:
+            self._released_error()
+        for t, version in saved:
+            if getattr(t, "_version", 0) != version:
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward: an input it saved (shape "
+                    f"{tuple(t.shape)}) was modified in place after the forward pass (version "
+                    f"{t._version}, expected {version}); use an out-of-place op instead")
+        return tuple(t for t, _ in saved)
+
+    def saved_output(self):
+        """Output 0 as a Tensor linked to this node (so gradients of gradients flow through it)."""
+        out = getattr(self, "_out", None)
+        if out is None:
+            self._released_error()
+        data, ref, version = out
+        alive = ref()
+        if alive is not None and alive._version != version:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward: its output (shape {tuple(data.shape)}) was "
+                "modified in place after the forward pass; use an out-of-place op instead")
+        device = alive.device if alive is not None else device_of(data)
+        return Tensor._make(data, device, True, self, 0)
+
+    def release(self):
+        """Drop what was saved for backward (called by the engine unless retain_graph)."""
+        self.saved = None
+        self._out = None
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _released_error(self):
+        raise RuntimeError(
+            f"{type(self).__name__}.backward: trying to backward through the graph a second "
+            "time, but the arrays it saved were released after the first backward; pass "
+            "retain_graph=True to the first backward() if you need to call it twice")
+
+    def _device_error(self, inputs):
+        devices = [str(getattr(x, "device", "python")) for x in inputs]
+        shapes = [tuple(getattr(x, "shape", ())) for x in inputs]
+        raise RuntimeError(f"{type(self).__name__}: expected all tensors on one device, got "
+                           f"devices {devices} (shapes {shapes})")
+
+    def _push_tangents(self, inputs, xs, ys, outs, multi):
+        txs = tuple(getattr(x, "tangent", None) for x in inputs)
+        if all(t is None for t in txs):
+            return
+        tys = self.jvp(tuple(xs), ys, txs)
+        for out, ty in zip(outs, tys if multi else (tys,)):
+            if ty is not None and (ty.shape != out.data.shape or ty.dtype != out.data.dtype):
+                # a tangent that skipped a broadcast (e.g. only the smaller operand moved)
+                ty = array_module(ty).broadcast_to(ty, out.data.shape).astype(out.data.dtype)
+            out.tangent = ty
+
+    def _check_finite(self, arrays, where):
+        for a in arrays:
+            if a is None or not hasattr(a, "dtype") or a.dtype.kind not in _FLOAT_KINDS:
+                continue
+            xp = array_module(a)
+            if not bool(xp.isfinite(a).all()):
+                bad = "nan" if bool(xp.isnan(a).any()) else "inf"
+                origin = getattr(self, "_trace", None) or _user_frame()
+                raise FloatingPointError(
+                    f"{type(self).__name__} produced {bad} in its {where} (shape "
+                    f"{tuple(a.shape)}, dtype {a.dtype}); the op was created at {origin}")
+
+
+def tsum(*ts):
+    """Sum of tangents for jvp rules, skipping ``None`` (a zero tangent)."""
+    out = None
+    for t in ts:
+        if t is not None:
+            out = t if out is None else out + t
+    return out
+
+
+def _edge(x):
+    """Where the gradient of input ``x`` goes: its creator node, the leaf itself, or nowhere."""
+    node = getattr(x, "node", None)
+    if node is not None:
+        return (node, x._index)
+    if getattr(x, "requires_grad", False):
+        return x
+    return None
+
+
+def _user_frame():
+    """The innermost stack frame outside gradcore, as 'file:line in function: code'."""
+    for frame in reversed(traceback.extract_stack()):
+        if "/gradcore/" not in frame.filename.replace("\\", "/"):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return "<unknown>"

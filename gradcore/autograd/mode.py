@@ -1,0 +1,113 @@
+"""Global switches of the tape: gradient recording, forward-mode tangents, anomaly detection.
+
+They are plain module-level flags read once per op. They are process-wide (not per thread),
+which keeps the per-op check to one attribute load.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
+           "is_anomaly_enabled"]
+
+
+class _State:
+    grad_enabled = True
+    forward_ad = 0  # nesting depth of gc.jvp: tangents are propagated while > 0
+    anomaly = os.environ.get("GRADCORE_DETECT_ANOMALY", "") not in ("", "0")
+
+
+STATE = _State
+
+
+class _Switch:
+    """Context manager and decorator that sets a flag of STATE and restores it on exit."""
+
+    _flag = ""
+    _value = None
+
+    def __init__(self):
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(getattr(STATE, self._flag))
+        setattr(STATE, self._flag, self._value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(STATE, self._flag, self._prev.pop())
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapped
+
+
+class no_grad(_Switch):
+    """Record nothing on the tape inside the block (like ``torch.no_grad``).
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0], requires_grad=True)
+    >>> with gc.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _flag, _value = "grad_enabled", False
+
+
+class enable_grad(_Switch):
+    """Record on the tape again inside a ``no_grad`` block."""
+
+    _flag, _value = "grad_enabled", True
+
+
+class set_grad_enabled(_Switch):
+    """``set_grad_enabled(False)`` is ``no_grad()``; usable as a context manager or a call."""
+
+    _flag = "grad_enabled"
+
+    def __init__(self, mode):
+        super().__init__()
+        self._value = bool(mode)
+        self._prev.append(STATE.grad_enabled)
+        STATE.grad_enabled = self._value  # takes effect at once, as in PyTorch
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._prev.pop()
+        return False
+
+
+def is_grad_enabled():
+    """True when ops record on the tape."""
+    return STATE.grad_enabled
+
+
+class detect_anomaly(_Switch):
+    """Check every op's forward and backward outputs for NaN/Inf and name the op that made them.
+
+    Off by default (the check then costs one flag read per op). Also switched on for the whole
+    process by the environment variable ``GRADCORE_DETECT_ANOMALY=1``.
+
+    >>> import gradcore as gc
+    >>> with gc.detect_anomaly():
+    ...     gc.log(gc.tensor([-1.0]))
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: Log produced nan in its forward output...
+    """
+
+    _flag, _value = "anomaly", True
+
+
+def is_anomaly_enabled():
+    """True inside ``detect_anomaly`` or with ``GRADCORE_DETECT_ANOMALY=1``."""
+    return STATE.anomaly

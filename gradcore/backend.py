@@ -1,0 +1,264 @@
+"""The array layer: the one place that knows NumPy from CuPy.
+
+Everything above this module asks a :class:`Device` for its array module (``device.xp``) and
+never branches on CPU vs GPU itself. CuPy is imported lazily and only here (and in the kernel
+layer, which receives CuPy arrays from here); importing gradcore never needs a GPU.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy
+
+__all__ = [
+    "Device", "device", "get_default_device", "set_default_device", "cuda_is_available",
+    "cuda_unavailable_reason", "cuda_device_count", "array_module", "device_of", "to_device",
+    "manual_seed", "random_state", "set_matmul_precision", "get_matmul_precision",
+]
+
+
+class _CudaProbe:
+    """Finds out once, quietly, whether CuPy can use a GPU, and remembers why not."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._done = False
+        self.cupy = None
+        self.count = 0
+        self.reason = "not probed yet"
+
+    def probe(self):
+        if self._done:
+            return self
+        with self._lock:
+            if not self._done:
+                self._run()
+                self._done = True
+        return self
+
+    def _run(self):
+        try:
+            import cupy
+        except Exception as e:  # ImportError, or a broken CUDA install raising on import
+            self.reason = f"CuPy is not importable ({type(e).__name__}: {e}); install gradcore[cuda]"
+            return
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as e:  # no driver, or driver too old for this CuPy
+            self.reason = f"CuPy found no usable CUDA driver ({type(e).__name__}: {e})"
+            return
+        if count == 0:
+            self.reason = "the CUDA driver reports no GPU"
+            return
+        try:  # NVRTC compiles every custom kernel; without it the GPU path cannot run
+            cupy.cuda.nvrtc.getVersion()
+        except Exception as e:
+            self.reason = (f"NVRTC is not loadable ({type(e).__name__}: {e}); "
+                           "install gradcore[cuda], which adds the nvidia-cuda-nvrtc package")
+            return
+        self.cupy, self.count, self.reason = cupy, count, ""
+
+
+_probe = _CudaProbe()
+
+
+def cuda_is_available():
+    """True when CuPy, a CUDA driver, a GPU and NVRTC are all usable.
+
+    >>> import gradcore as gc
+    >>> isinstance(gc.cuda.is_available(), bool)
+    True
+    """
+    return _probe.probe().cupy is not None
+
+
+def cuda_unavailable_reason():
+    """Why the GPU path cannot be used, or ``""`` when it can."""
+    return _probe.probe().reason
+
+
+def cuda_device_count():
+    """Number of visible CUDA devices (0 without a usable GPU)."""
+    return _probe.probe().count
+
+
+class Device:
+    """Where a tensor's data lives: ``cpu`` or ``cuda:N``. Obtain one with :func:`device`.
+
+    Instances are interned, so ``is`` compares them and the per-op device check is one pointer
+    comparison.
+    """
+
+    __slots__ = ("type", "index", "xp", "_name")
+
+    def __init__(self, type_, index, xp):
+        self.type, self.index, self.xp = type_, index, xp
+        self._name = "cpu" if type_ == "cpu" else f"cuda:{index}"
+
+    def __repr__(self):
+        return f"device('{self._name}')"
+
+    def __str__(self):
+        return self._name
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (ValueError, RuntimeError):
+                return False
+        return self is other
+
+    def __hash__(self):
+        return hash(self._name)
+
+    def __reduce__(self):  # copy/deepcopy keep the interned instance
+        return (device, (self._name,))
+
+    def use(self):
+        """A context manager that makes this device CuPy's current device (no-op on the CPU)."""
+        if self.type == "cpu":
+            import contextlib
+            return contextlib.nullcontext()
+        return self.xp.cuda.Device(self.index)
+
+
+CPU = Device("cpu", None, numpy)
+_devices = {"cpu": CPU}
+
+
+def device(spec):
+    """Parse ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (or pass a :class:`Device` through).
+
+    Raises ``ValueError`` for an unknown string and ``RuntimeError`` (saying why) when a GPU is
+    asked for but none is usable.
+
+    >>> import gradcore as gc
+    >>> gc.device("cpu")
+    device('cpu')
+    """
+    if isinstance(spec, Device):
+        return spec
+    found = _devices.get(spec)
+    if found is not None:
+        return found
+    if not isinstance(spec, str):
+        raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0' or a Device, got "
+                        f"{type(spec).__name__}")
+    kind, _, index = spec.strip().lower().partition(":")
+    if kind == "cpu" and not index:
+        return CPU
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ValueError(f"device: unknown device {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+    if not cuda_is_available():
+        raise RuntimeError(f"device: {spec!r} requested but no GPU is usable: "
+                           f"{cuda_unavailable_reason()}")
+    n = int(index) if index else _probe.cupy.cuda.runtime.getDevice()
+    if n >= _probe.count:
+        raise RuntimeError(f"device: {spec!r} requested but only {_probe.count} CUDA device(s) "
+                           "are visible")
+    name = f"cuda:{n}"
+    if name not in _devices:
+        _devices[name] = Device("cuda", n, _probe.cupy)
+    _devices[spec] = _devices[name]
+    return _devices[name]
+
+
+def _initial_default():
+    forced = os.environ.get("GRADCORE_DEVICE", "").strip()
+    if forced:
+        return forced  # resolved (and validated) lazily, so a bad value errors on first use
+    return None
+
+
+_default = {"spec": _initial_default(), "device": None}
+
+
+def get_default_device():
+    """The device new tensors go to: ``GRADCORE_DEVICE`` if set, else cuda when usable, else cpu."""
+    dev = _default["device"]
+    if dev is None:
+        spec = _default["spec"]
+        if spec is None:
+            spec = "cuda" if cuda_is_available() else "cpu"
+        dev = _default["device"] = device(spec)
+    return dev
+
+
+def set_default_device(spec):
+    """Set the device that tensor constructors use when none is given."""
+    _default["device"] = device(spec)
+
+
+def array_module(array):
+    """``numpy`` for NumPy arrays and scalars, ``cupy`` for CuPy arrays."""
+    if isinstance(array, (numpy.ndarray, numpy.generic)):
+        return numpy
+    return _probe.probe().cupy or numpy
+
+
+def device_of(array):
+    """The :class:`Device` an array lives on."""
+    if isinstance(array, (numpy.ndarray, numpy.generic)):
+        return CPU
+    cupy = _probe.probe().cupy
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return device(f"cuda:{array.device.id}")
+    return CPU
+
+
+def to_device(array, dev):
+    """Move (or convert) ``array`` to ``dev``; returns it unchanged when already there."""
+    if dev is CPU:
+        if isinstance(array, numpy.ndarray):
+            return array
+        get = getattr(array, "get", None)  # CuPy -> NumPy: one device-to-host copy
+        return get() if get is not None else numpy.asarray(array)
+    with dev.xp.cuda.Device(dev.index):
+        try:
+            return dev.xp.asarray(array)
+        except dev.xp.cuda.memory.OutOfMemoryError as e:
+            nbytes = getattr(array, "nbytes", "?")
+            raise MemoryError(f"to_device: out of GPU memory on {dev} while copying "
+                              f"{nbytes} bytes: {e}") from e
+
+
+# One generator per device family, so a seed gives the same numbers on every run. GPU tensors
+# draw on the host and copy, which keeps CPU and GPU initialisations identical for one seed.
+_rng = {"generator": numpy.random.default_rng()}
+
+
+def manual_seed(seed):
+    """Seed gradcore's random number generator (used by randn, rand and the initializers).
+
+    >>> import gradcore as gc
+    >>> gc.manual_seed(0); a = gc.randn(3).numpy(); gc.manual_seed(0)
+    >>> bool((a == gc.randn(3).numpy()).all())
+    True
+    """
+    _rng["generator"] = numpy.random.default_rng(seed)
+
+
+def random_state():
+    """The ``numpy.random.Generator`` behind gradcore's random functions."""
+    return _rng["generator"]
+
+
+_matmul = {"precision": "highest"}
+
+
+def set_matmul_precision(precision):
+    """``"highest"`` (full float32, the default) or ``"high"`` (allow TF32 on GPUs that have it).
+
+    Like ``torch.set_float32_matmul_precision``; the CPU always computes in full precision.
+    """
+    if precision not in ("highest", "high"):
+        raise ValueError(f"set_matmul_precision: expected 'highest' or 'high', got {precision!r}")
+    _matmul["precision"] = precision
+    os.environ["CUPY_TF32"] = "1" if precision == "high" else "0"
+
+
+def get_matmul_precision():
+    """The current float32 matmul precision: ``"highest"`` or ``"high"``."""
+    return _matmul["precision"]

@@ -1,0 +1,110 @@
+"""Tensor constructors: zeros, ones, full, empty, arange, *_like, randn, rand."""
+from __future__ import annotations
+
+import numpy
+
+from gradcore import backend
+from gradcore.tensor import Tensor, get_default_dtype
+
+__all__ = ["zeros", "ones", "full", "empty", "arange", "zeros_like", "ones_like", "full_like",
+           "randn", "rand"]
+
+
+def _shape(shape):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, (int, numpy.integer)) or n < 0:
+            raise ValueError(f"shape must be non-negative integers, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def _finish(data, dev, requires_grad):
+    t = Tensor._make(data, dev, False, None, 0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _where(dtype, device):
+    dev = backend.device(device) if device is not None else backend.get_default_device()
+    return numpy.dtype(dtype) if dtype is not None else get_default_dtype(), dev
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+
+    >>> import gradcore as gc
+    >>> gc.zeros(2, 3).shape
+    (2, 3)
+    """
+    dt, dev = _where(dtype, device)
+    return _finish(dev.xp.zeros(_shape(shape), dt), dev, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones."""
+    dt, dev = _where(dtype, device)
+    return _finish(dev.xp.ones(_shape(shape), dt), dev, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``shape`` filled with ``fill_value``."""
+    dt, dev = _where(dtype, device)
+    shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    return _finish(dev.xp.full(shape, fill_value, dt), dev, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor (its contents are arbitrary)."""
+    dt, dev = _where(dtype, device)
+    return _finish(dev.xp.empty(_shape(shape), dt), dev, requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Evenly spaced values in [start, stop), like ``numpy.arange`` (integers stay int64)."""
+    dev = backend.device(device) if device is not None else backend.get_default_device()
+    data = numpy.arange(start, stop, step) if stop is not None else numpy.arange(start)
+    if dtype is not None:
+        data = data.astype(dtype)
+    elif data.dtype == numpy.float64:
+        data = data.astype(get_default_dtype())
+    return _finish(backend.to_device(data, dev), dev, requires_grad)
+
+
+def _like(x, dtype, device):
+    return (numpy.dtype(dtype) if dtype is not None else x.dtype,
+            backend.device(device) if device is not None else x.device)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    """Zeros with the shape (and by default dtype and device) of ``x``."""
+    dt, dev = _like(x, dtype, device)
+    return _finish(dev.xp.zeros(x.shape, dt), dev, requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    """Ones with the shape (and by default dtype and device) of ``x``."""
+    dt, dev = _like(x, dtype, device)
+    return _finish(dev.xp.ones(x.shape, dt), dev, requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` with the shape (and by default dtype and device) of ``x``."""
+    dt, dev = _like(x, dtype, device)
+    return _finish(dev.xp.full(x.shape, fill_value, dt), dev, requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard-normal samples from gradcore's seeded generator (see ``manual_seed``).
+
+    Samples are drawn on the host and copied, so one seed gives the same values on every device.
+    """
+    dt, dev = _where(dtype, device)
+    data = backend.random_state().standard_normal(_shape(shape)).astype(dt)
+    return _finish(backend.to_device(data, dev), dev, requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) from gradcore's seeded generator."""
+    dt, dev = _where(dtype, device)
+    data = backend.random_state().random(_shape(shape)).astype(dt)
+    return _finish(backend.to_device(data, dev), dev, requires_grad)

@@ -1,0 +1,160 @@
+"""Activations: sigmoid, tanh, relu, leaky_relu, softplus.
+
+Their backward passes run as one fused kernel each (``gradcore/kernels/activation.py``: a CUDA
+kernel on a GPU, its NumPy twin on the CPU). The fused backward is itself an op,
+:class:`ActivationBackward`, with its own analytic backward, so gradients of gradients work.
+"""
+from __future__ import annotations
+
+from gradcore.autograd.function import Function
+from gradcore.backend import array_module
+from gradcore.kernels import activation as K
+
+__all__ = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "activation_backward"]
+
+
+class ActivationBackward(Function):
+    """``gx = gy * act'(...)`` for ``act`` in relu, leaky_relu, sigmoid, tanh, in one kernel.
+
+    ``s`` is what the activation saved: its output for relu/sigmoid/tanh, its input for
+    leaky_relu. As a function of (s, gy) this is linear in gy, so d/dgy is the same kernel, and
+    d/ds is ``gy * act''`` written through ``s``: sigmoid ``1 - 2s``, tanh ``-2s``, 0 otherwise.
+    """
+
+    saves = (0, 1)
+
+    def __init__(self, act, slope=0.01):
+        self.act, self.slope = act, slope
+
+    def forward(self, s, gy):
+        act = self.act
+        if act == "relu":
+            return K.relu_backward(s, gy)
+        if act == "sigmoid":
+            return K.sigmoid_backward(s, gy)
+        if act == "tanh":
+            return K.tanh_backward(s, gy)
+        return K.leaky_relu_backward(s, gy, self.slope)
+
+    def backward(self, ggx):
+        s, gy = self.saved_tensors()
+        g_s = None
+        if self.edges[0] is not None and self.act in ("sigmoid", "tanh"):
+            curvature = 1 - 2 * s if self.act == "sigmoid" else -2 * s
+            g_s = ggx * gy * curvature
+        g_gy = activation_backward(self.act, s, ggx, self.slope) if self.edges[1] is not None else None
+        return g_s, g_gy
+
+    def jvp(self, xs, y, txs):
+        s, gy = xs
+        t_s, t_gy = txs
+        out = None if t_gy is None else self.forward(s, t_gy)
+        if t_s is not None and self.act in ("sigmoid", "tanh"):
+            curvature = 1 - 2 * s if self.act == "sigmoid" else -2 * s
+            out = t_s * gy * curvature if out is None else out + t_s * gy * curvature
+        return out if out is not None else array_module(y).zeros_like(y)
+
+
+def activation_backward(act, s, gy, slope=0.01):
+    """The fused activation gradient as a differentiable op (see :class:`ActivationBackward`)."""
+    return ActivationBackward(act, slope)(s, gy)
+
+
+class Sigmoid(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return K.sigmoid(x)
+
+    def backward(self, gy):
+        return activation_backward("sigmoid", self.saved_output(), gy)
+
+    def jvp(self, xs, y, txs):
+        return K.sigmoid_backward(y, txs[0])
+
+
+def sigmoid(x):
+    """Logistic sigmoid 1 / (1 + e**-x), computed without overflow for any x.
+
+    >>> import gradcore as gc
+    >>> gc.sigmoid(gc.tensor([-1000.0, 0.0, 1000.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return Sigmoid()(x)
+
+
+class Tanh(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return array_module(x).tanh(x)
+
+    def backward(self, gy):
+        return activation_backward("tanh", self.saved_output(), gy)
+
+    def jvp(self, xs, y, txs):
+        return K.tanh_backward(y, txs[0])
+
+
+def tanh(x):
+    """Elementwise hyperbolic tangent."""
+    return Tanh()(x)
+
+
+class ReLU(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return K.relu(x)
+
+    def backward(self, gy):
+        return activation_backward("relu", self.saved_output(), gy)
+
+    def jvp(self, xs, y, txs):
+        return K.relu_backward(y, txs[0])
+
+
+def relu(x):
+    """max(x, 0). NOTE: its gradient at exactly 0 is 0 (as PyTorch and JAX)."""
+    return ReLU()(x)
+
+
+class LeakyReLU(Function):
+    saves = (0,)
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        return K.leaky_relu(x, self.slope)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return activation_backward("leaky_relu", x, gy, self.slope)
+
+    def jvp(self, xs, y, txs):
+        return K.leaky_relu_backward(xs[0], txs[0], self.slope)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x for x > 0, else ``negative_slope * x``; the gradient at 0 is ``negative_slope``."""
+    return LeakyReLU(negative_slope)(x)
+
+
+class Softplus(Function):
+    saves = (0,)
+
+    def forward(self, x):
+        return K.softplus(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return gy * sigmoid(x)
+
+    def jvp(self, xs, y, txs):
+        return txs[0] * K.sigmoid(xs[0])
+
+
+def softplus(x):
+    """log(1 + e**x), computed as max(x, 0) + log1p(e**-|x|) so it never overflows."""
+    return Softplus()(x)

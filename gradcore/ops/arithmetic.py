@@ -1,0 +1,195 @@
+"""Arithmetic: add, sub, mul, div, neg, pow. Broadcasting follows NumPy; gradients are summed
+back to each input's shape by :func:`gradcore.ops.shape.sum_to`."""
+from __future__ import annotations
+
+import math
+
+from gradcore.autograd.function import Function, tsum
+from gradcore.backend import array_module
+from gradcore.ops.math import log
+from gradcore.ops.shape import sum_to
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow"]
+
+
+def _shape(x):
+    return getattr(x, "shape", ())
+
+
+def _broadcast_error(op, x0, x1, err):
+    raise ValueError(f"{op}: operands with shapes {_shape(x0)} and {_shape(x1)} cannot be "
+                     f"broadcast together") from err
+
+
+class Add(Function):
+    def forward(self, x0, x1):
+        self.shapes = (_shape(x0), _shape(x1))
+        try:
+            return x0 + x1
+        except ValueError as e:
+            _broadcast_error("add", x0, x1, e)
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+
+    def jvp(self, xs, y, txs):
+        return tsum(*txs)
+
+
+def add(x0, x1):
+    """Elementwise ``x0 + x1`` with broadcasting.
+
+    >>> import gradcore as gc
+    >>> gc.add(gc.tensor([1.0, 2.0]), 1.0).tolist()
+    [2.0, 3.0]
+    """
+    return Add()(x0, x1)
+
+
+class Sub(Function):
+    def forward(self, x0, x1):
+        self.shapes = (_shape(x0), _shape(x1))
+        try:
+            return x0 - x1
+        except ValueError as e:
+            _broadcast_error("sub", x0, x1, e)
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+
+    def jvp(self, xs, y, txs):
+        t0, t1 = txs
+        return tsum(t0, None if t1 is None else -t1)
+
+
+def sub(x0, x1):
+    """Elementwise ``x0 - x1`` with broadcasting."""
+    return Sub()(x0, x1)
+
+
+class Mul(Function):
+    saves = (0, 1)
+
+    def forward(self, x0, x1):
+        self.shapes = (_shape(x0), _shape(x1))
+        try:
+            return x0 * x1
+        except ValueError as e:
+            _broadcast_error("mul", x0, x1, e)
+
+    def backward(self, gy):
+        x0, x1 = self.saved_tensors()
+        g0 = sum_to(gy * x1, self.shapes[0]) if self.edges[0] is not None else None
+        g1 = sum_to(gy * x0, self.shapes[1]) if self.edges[1] is not None else None
+        return g0, g1
+
+    def jvp(self, xs, y, txs):
+        (x0, x1), (t0, t1) = xs, txs
+        return tsum(None if t0 is None else t0 * x1, None if t1 is None else x0 * t1)
+
+
+def mul(x0, x1):
+    """Elementwise ``x0 * x1`` with broadcasting."""
+    return Mul()(x0, x1)
+
+
+class Div(Function):
+    saves = (0, 1)
+
+    def forward(self, x0, x1):
+        self.shapes = (_shape(x0), _shape(x1))
+        try:
+            return x0 / x1
+        except ValueError as e:
+            _broadcast_error("div", x0, x1, e)
+
+    def backward(self, gy):
+        x0, x1 = self.saved_tensors()
+        g0 = sum_to(gy / x1, self.shapes[0]) if self.edges[0] is not None else None
+        g1 = sum_to(-gy * x0 / (x1 * x1), self.shapes[1]) if self.edges[1] is not None else None
+        return g0, g1
+
+    def jvp(self, xs, y, txs):
+        (x0, x1), (t0, t1) = xs, txs
+        return tsum(None if t0 is None else t0 / x1, None if t1 is None else -y * t1 / x1)
+
+
+def div(x0, x1):
+    """Elementwise true division ``x0 / x1`` with broadcasting."""
+    return Div()(x0, x1)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+    def jvp(self, xs, y, txs):
+        return -txs[0]
+
+
+def neg(x):
+    """Elementwise ``-x``."""
+    return Neg()(x)
+
+
+class PowScalar(Function):
+    """``x ** c`` for a constant Python number ``c``."""
+
+    saves = (0,)
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x ** self.c
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        c = self.c
+        if c == 0:
+            return gy * 0
+        return gy * c * (x ** (c - 1) if c != 2 else x)
+
+    def jvp(self, xs, y, txs):
+        c = self.c
+        return txs[0] * c * xs[0] ** (c - 1)
+
+
+class Pow(Function):
+    """``x0 ** x1`` with tensors on both sides (the exponent's gradient needs ``x0 > 0``)."""
+
+    saves = (0, 1)
+    saves_output = True
+
+    def forward(self, x0, x1):
+        self.shapes = (_shape(x0), _shape(x1))
+        try:
+            return x0 ** x1
+        except ValueError as e:
+            _broadcast_error("pow", x0, x1, e)
+
+    def backward(self, gy):
+        x0, x1 = self.saved_tensors()
+        g0 = g1 = None
+        if self.edges[0] is not None:
+            g0 = sum_to(gy * x1 * x0 ** (x1 - 1), self.shapes[0])
+        if self.edges[1] is not None:
+            log_x0 = math.log(x0) if isinstance(x0, (int, float)) else log(x0)
+            g1 = sum_to(gy * self.saved_output() * log_x0, self.shapes[1])
+        return g0, g1
+
+    def jvp(self, xs, y, txs):
+        (x0, x1), (t0, t1) = xs, txs
+        xp = array_module(y)
+        return tsum(None if t0 is None else t0 * x1 * x0 ** (x1 - 1),
+                    None if t1 is None else t1 * y * xp.log(x0))
+
+
+def pow(x0, x1):  # noqa: A001 (NumPy's name)
+    """Elementwise ``x0 ** x1``; a constant Python exponent takes the cheaper ``x ** c`` rule."""
+    if isinstance(x1, (int, float)) and not isinstance(x1, bool):
+        return PowScalar(x1)(x0)
+    return Pow()(x0, x1)

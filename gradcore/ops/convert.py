@@ -1,0 +1,64 @@
+"""Conversions that stay on the tape: dtype casts and moves between devices."""
+from __future__ import annotations
+
+import numpy
+
+from gradcore import backend
+from gradcore.autograd.function import Function
+
+__all__ = ["astype", "to_device"]
+
+
+class AsType(Function):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return astype(gy, self.x_dtype)
+
+    def jvp(self, xs, y, txs):
+        return txs[0].astype(self.dtype)
+
+
+def astype(x, dtype):
+    """``x`` cast to ``dtype``; differentiable between floating dtypes."""
+    dtype = numpy.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return AsType(dtype)(x)
+
+
+class ToDevice(Function):
+    def __init__(self, device):
+        self.device = device
+
+    def __call__(self, x):
+        # The output lives on another device than the input, so the generic device bookkeeping
+        # of Function.__call__ is bypassed: move, then wrap with the target device.
+        from gradcore.autograd.mode import STATE  # noqa: PLC0415
+        from gradcore.tensor import Tensor  # noqa: PLC0415
+
+        self.source = x.device
+        y = backend.to_device(x.data, self.device)
+        record = x.requires_grad and STATE.grad_enabled
+        if record:
+            self.edges = ((x.node, x._index) if x.node is not None else x,)
+        out = Tensor._make(y, self.device, record, self if record else None, 0)
+        if STATE.forward_ad and x.tangent is not None:
+            out.tangent = backend.to_device(x.tangent, self.device)
+        return out
+
+    def backward(self, gy):
+        return to_device(gy, self.source)
+
+
+def to_device(x, device):
+    """``x`` on ``device`` (one copy); gradients flow back to the source device."""
+    device = backend.device(device)
+    if x.device is device:
+        return x
+    return ToDevice(device)(x)

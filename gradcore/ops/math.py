@@ -1,0 +1,276 @@
+"""Elementwise math: exp, log, log1p, sqrt, abs, sin, cos, maximum, minimum, where, clip."""
+from __future__ import annotations
+
+from gradcore.autograd.function import Function, tsum
+from gradcore.backend import array_module
+from gradcore.ops.shape import sum_to
+
+__all__ = ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "maximum", "minimum", "where", "clip"]
+
+
+def _mask(x, like):
+    """A boolean array as a 0/1 array of ``like``'s dtype (a constant of the graph)."""
+    return x.astype(like.dtype)
+
+
+class Exp(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.saved_output()
+
+    def jvp(self, xs, y, txs):
+        return txs[0] * y
+
+
+def exp(x):
+    """Elementwise e**x.
+
+    >>> import gradcore as gc
+    >>> round(gc.exp(gc.tensor(0.0)).item(), 6)
+    1.0
+    """
+    return Exp()(x)
+
+
+class Log(Function):
+    saves = (0,)
+
+    def forward(self, x):
+        return array_module(x).log(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return gy / x
+
+    def jvp(self, xs, y, txs):
+        return txs[0] / xs[0]
+
+
+def log(x):
+    """Elementwise natural logarithm."""
+    return Log()(x)
+
+
+class Log1p(Function):
+    saves = (0,)
+
+    def forward(self, x):
+        return array_module(x).log1p(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return gy / (x + 1)
+
+    def jvp(self, xs, y, txs):
+        return txs[0] / (xs[0] + 1)
+
+
+def log1p(x):
+    """Elementwise log(1 + x), accurate for small x."""
+    return Log1p()(x)
+
+
+class Sqrt(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        return gy / (self.saved_output() * 2)
+
+    def jvp(self, xs, y, txs):
+        return txs[0] / (2 * y)
+
+
+def sqrt(x):
+    """Elementwise square root."""
+    return Sqrt()(x)
+
+
+class Abs(Function):
+    saves = (0,)
+
+    def forward(self, x):
+        return array_module(x).abs(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return gy * _mask(array_module(x.data).sign(x.data), gy.data)  # NOTE: 0 at x == 0
+
+    def jvp(self, xs, y, txs):
+        return txs[0] * array_module(y).sign(xs[0])
+
+
+def abs(x):  # noqa: A001 (NumPy's name)
+    """Elementwise absolute value; its gradient at 0 is 0."""
+    return Abs()(x)
+
+
+class Sin(Function):
+    saves = (0,)
+
+    def forward(self, x):
+        return array_module(x).sin(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return gy * cos(x)
+
+    def jvp(self, xs, y, txs):
+        return txs[0] * array_module(y).cos(xs[0])
+
+
+def sin(x):
+    """Elementwise sine."""
+    return Sin()(x)
+
+
+class Cos(Function):
+    saves = (0,)
+
+    def forward(self, x):
+        return array_module(x).cos(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return -gy * sin(x)
+
+    def jvp(self, xs, y, txs):
+        return -txs[0] * array_module(y).sin(xs[0])
+
+
+def cos(x):
+    """Elementwise cosine."""
+    return Cos()(x)
+
+
+class _Extremum(Function):
+    """maximum/minimum. NOTE: on ties each input gets half of the gradient (as JAX and PyTorch)."""
+
+    saves = (0, 1)
+    pick = None  # "maximum" or "minimum"
+
+    def forward(self, x0, x1):
+        self.shapes = (getattr(x0, "shape", ()), getattr(x1, "shape", ()))
+        xp = array_module(x0 if hasattr(x0, "dtype") else x1)
+        try:
+            return getattr(xp, self.pick)(x0, x1)
+        except ValueError as e:
+            raise ValueError(f"{self.pick}: operands with shapes {self.shapes[0]} and "
+                             f"{self.shapes[1]} cannot be broadcast together") from e
+
+    def _weights(self, a0, a1, like):
+        xp = array_module(like)
+        win = (a0 > a1) if self.pick == "maximum" else (a0 < a1)
+        return xp.where(a0 == a1, 0.5, win.astype(like.dtype)).astype(like.dtype, copy=False)
+
+    def backward(self, gy):
+        x0, x1 = self.saved_tensors()
+        w0 = self._weights(getattr(x0, "data", x0), getattr(x1, "data", x1), gy.data)
+        g0 = sum_to(gy * w0, self.shapes[0]) if self.edges[0] is not None else None
+        g1 = sum_to(gy * (1 - w0), self.shapes[1]) if self.edges[1] is not None else None
+        return g0, g1
+
+    def jvp(self, xs, y, txs):
+        w0 = self._weights(xs[0], xs[1], y)
+        t0, t1 = txs
+        return tsum(None if t0 is None else t0 * w0, None if t1 is None else t1 * (1 - w0))
+
+
+class Maximum(_Extremum):
+    pick = "maximum"
+
+
+class Minimum(_Extremum):
+    pick = "minimum"
+
+
+def maximum(x0, x1):
+    """Elementwise maximum with broadcasting; ties share the gradient equally."""
+    return Maximum()(x0, x1)
+
+
+def minimum(x0, x1):
+    """Elementwise minimum with broadcasting; ties share the gradient equally."""
+    return Minimum()(x0, x1)
+
+
+class Where(Function):
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, x0, x1):
+        self.shapes = (getattr(x0, "shape", ()), getattr(x1, "shape", ()))
+        xp = array_module(self.cond)
+        try:
+            return xp.where(self.cond, x0, x1)
+        except ValueError as e:
+            raise ValueError(f"where: condition of shape {self.cond.shape} and operands of "
+                             f"shapes {self.shapes[0]}, {self.shapes[1]} cannot be broadcast "
+                             "together") from e
+
+    def backward(self, gy):
+        zero = gy.data.dtype.type(0)
+        g0 = sum_to(where(self.cond, gy, zero), self.shapes[0]) if self.edges[0] is not None else None
+        g1 = sum_to(where(self.cond, zero, gy), self.shapes[1]) if self.edges[1] is not None else None
+        return g0, g1
+
+    def jvp(self, xs, y, txs):
+        xp = array_module(y)
+        t0, t1 = (xp.zeros_like(y) if t is None else t for t in txs)
+        return xp.where(self.cond, t0, t1)
+
+
+def where(cond, x0, x1):
+    """``x0`` where ``cond`` is true, else ``x1`` (broadcast), like ``numpy.where``.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([-1.0, 2.0])
+    >>> gc.where(x > 0, x, 0.0).tolist()
+    [0.0, 2.0]
+    """
+    cond = getattr(cond, "data", cond)
+    if not hasattr(cond, "dtype"):
+        cond = array_module(getattr(x0, "data", x0)).asarray(cond)
+    if cond.dtype != bool:
+        cond = cond.astype(bool)
+    return Where(cond)(x0, x1)
+
+
+class Clip(Function):
+    """NOTE: the gradient passes where ``lo <= x <= hi`` (boundaries included, as PyTorch)."""
+
+    saves = (0,)
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return array_module(x).clip(x, self.lo, self.hi)
+
+    def _inside(self, x):
+        keep = True
+        if self.lo is not None:
+            keep = x >= self.lo
+        if self.hi is not None:
+            keep = keep & (x <= self.hi)
+        return keep
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return gy * _mask(self._inside(x.data), gy.data)
+
+    def jvp(self, xs, y, txs):
+        return txs[0] * self._inside(xs[0])
+
+
+def clip(x, min=None, max=None):  # noqa: A002 (NumPy's names)
+    """Limits values to ``[min, max]`` (either may be None), like ``numpy.clip``."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return Clip(min, max)(x)

@@ -1,0 +1,179 @@
+"""Shape ops: reshape, transpose, swapaxes, expand_dims, squeeze, broadcast_to, sum_to, flatten.
+
+``sum_to`` is THE unbroadcast helper: every op whose forward broadcasts its inputs sums the
+gradient back to each input's shape with it, so broadcasting is handled in one place.
+"""
+from __future__ import annotations
+
+from gradcore.autograd.function import Function
+from gradcore.backend import array_module as _xp
+
+__all__ = ["reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to",
+           "sum_to", "flatten"]
+
+
+def _normalize_axes(axis, ndim, op):
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(a % ndim)
+    return tuple(out)
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError as e:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into shape "
+                             f"{self.shape}") from e
+
+    def backward(self, gy):
+        return reshape(gy, self.x_shape)
+
+    def jvp(self, xs, y, txs):
+        return txs[0].reshape(self.shape)
+
+
+def reshape(x, shape):
+    """Gives ``x`` a new shape (a view when possible), like ``numpy.reshape``; one entry may be -1.
+
+    >>> import gradcore as gc
+    >>> gc.reshape(gc.arange(6), (2, 3)).shape
+    (2, 3)
+    """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if getattr(x, "shape", None) == shape:
+        return x
+    return Reshape(shape)(x)
+
+
+def flatten(x):
+    """``reshape(x, (-1,))``."""
+    return reshape(x, (-1,))
+
+
+class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = None if self.axes is None else tuple(sorted(range(len(self.axes)), key=self.axes.__getitem__))
+        return transpose(gy, inverse)
+
+    def jvp(self, xs, y, txs):
+        return txs[0].transpose(self.axes)
+
+
+def transpose(x, axes=None):
+    """Permutes the axes (reverses them by default), like ``numpy.transpose``; returns a view.
+
+    >>> import gradcore as gc
+    >>> gc.transpose(gc.zeros((2, 3, 4)), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
+    if axes is not None:
+        axes = tuple(a % len(axes) for a in axes)
+        if sorted(axes) != list(range(len(axes))) or len(axes) != x.ndim:
+            raise ValueError(f"transpose: axes {axes} are not a permutation of a tensor of shape "
+                             f"{x.shape}")
+    return Transpose(axes)(x)
+
+
+def swapaxes(x, axis1, axis2):
+    """Interchanges two axes, like ``numpy.swapaxes``."""
+    perm = list(range(x.ndim))
+    a, b = _normalize_axes((axis1, axis2), x.ndim, "swapaxes")
+    perm[a], perm[b] = perm[b], perm[a]
+    return Transpose(tuple(perm))(x)
+
+
+def expand_dims(x, axis):
+    """Inserts size-1 axes at ``axis`` (int or tuple), like ``numpy.expand_dims``."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = x.ndim + len(axes)
+    axes = _normalize_axes(axes, ndim, "expand_dims")
+    shape = iter(x.shape)
+    return reshape(x, tuple(1 if i in axes else next(shape) for i in range(ndim)))
+
+
+def squeeze(x, axis=None):
+    """Removes size-1 axes (all of them, or those named by ``axis``), like ``numpy.squeeze``."""
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = _normalize_axes(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        xp = _xp(x)
+        try:
+            return xp.broadcast_to(x, self.shape)
+        except ValueError as e:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape}") from e
+
+    def backward(self, gy):
+        return sum_to(gy, self.x_shape)
+
+    def jvp(self, xs, y, txs):
+        return _xp(txs[0]).broadcast_to(txs[0], self.shape)
+
+
+def broadcast_to(x, shape):
+    """A read-only broadcast view of ``x`` with ``shape``, like ``numpy.broadcast_to``."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if x.shape == shape:
+        return x
+    return BroadcastTo(shape)(x)
+
+
+class SumTo(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return _sum_to_array(x, self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.x_shape)
+
+    def jvp(self, xs, y, txs):
+        return _sum_to_array(txs[0], self.shape)
+
+
+def sum_to(x, shape):
+    """Sums ``x`` over broadcast axes so that it has ``shape``: the inverse of broadcasting.
+
+    >>> import gradcore as gc
+    >>> gc.sum_to(gc.ones((4, 2, 3)), (2, 1)).tolist()
+    [[12.0], [12.0]]
+    """
+    if x.shape == shape:
+        return x
+    return SumTo(shape)(x)
+
+
+def _sum_to_array(x, shape):
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+    y = x.sum(axis=axes, keepdims=True) if axes else x
+    return y.reshape(shape) if lead or y.shape != shape else y

@@ -1,0 +1,367 @@
+"""``Tensor``: an array on a device plus what the tape needs to differentiate through it.
+
+Operators and methods delegate, in plain code, to the functions of :mod:`gradcore.ops`; the ops
+modules are imported at the bottom of this file because they build Tensors themselves.
+"""
+from __future__ import annotations
+
+import numpy
+
+from gradcore import backend
+from gradcore.autograd.mode import STATE
+
+__all__ = ["Tensor", "tensor", "as_tensor", "get_default_dtype", "set_default_dtype"]
+
+_default_dtype = {"float": numpy.dtype(numpy.float32)}
+
+
+def get_default_dtype():
+    """The dtype of tensors made from Python floats (float32 unless changed)."""
+    return _default_dtype["float"]
+
+
+def set_default_dtype(dtype):
+    """Set the dtype of tensors made from Python floats: ``float32`` or ``float64``."""
+    dt = numpy.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+    _default_dtype["float"] = dt
+
+
+class Tensor:
+    """An n-dimensional array on a device that can record the ops applied to it.
+
+    Make one with :func:`gradcore.tensor` or the creation functions (``zeros``, ``randn``...).
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad.tolist()
+    [[2.0, 4.0], [6.0, 8.0]]
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "node", "_index", "device", "_version",
+                 "tangent", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    @staticmethod
+    def _make(data, device, requires_grad, node, index):
+        """Wrap an array without checks (the per-op hot path)."""
+        t = object.__new__(Tensor)
+        t.data, t.device, t.requires_grad, t.node, t._index = data, device, requires_grad, node, index
+        t.grad = t.tangent = None
+        t._version = 0
+        return t
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        dev = backend.device(device) if device is not None else None
+        if isinstance(data, Tensor):
+            dev = dev or data.device
+            data = data.data
+        self.data = _to_array(data, dtype, dev, copy=False)
+        self.device = backend.device_of(self.data) if dev is None else dev
+        self.grad = self.node = self.tangent = None
+        self._index = self._version = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- attributes ---------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape, doc="Tuple of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the elements.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+    is_leaf = property(lambda self: self.node is None,
+                       doc="True for tensors made by the user rather than by a recorded op.")
+    grad_fn = property(lambda self: self.node, doc="The recorded op that made this tensor.")
+    T = property(lambda self: _shape.transpose(self), doc="The transpose (axes reversed).")
+    mT = property(lambda self: _shape.swapaxes(self, -1, -2), doc="Transpose of the last two axes.")
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = "" if self.dtype == get_default_dtype() or self.dtype.kind in "bi" else f", dtype={self.dtype}"
+        extra += "" if self.device is backend.CPU else f", device='{self.device}'"
+        if self.node is not None:
+            extra += f", grad_fn=<{type(self.node).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__  # __eq__ is elementwise, so hash by identity as PyTorch does
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    # ---- conversion ---------------------------------------------------------------------
+    def numpy(self):
+        """The data as a NumPy array (shared with the tensor on the CPU, copied from a GPU)."""
+        return backend.to_device(self.data, backend.CPU)
+
+    def item(self):
+        """The single element as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: the tensor has {self.data.size} elements (shape "
+                             f"{self.shape}); only one-element tensors convert to a number")
+        return self.data.item()
+
+    def tolist(self):
+        """The data as (nested) Python lists."""
+        return self.numpy().tolist()
+
+    def to(self, device=None, dtype=None):
+        """Move to ``device`` and/or cast to ``dtype`` (differentiable): ``x.to("cuda")``,
+        ``x.to("float64")``, ``x.to("cuda", dtype="float16")``."""
+        if dtype is None and device is not None and not _is_device_spec(device):
+            device, dtype = None, device
+        out = self
+        if dtype is not None and numpy.dtype(dtype) != self.dtype:
+            out = _convert.astype(out, dtype)
+        if device is not None and backend.device(device) is not self.device:
+            out = _convert.to_device(out, device)
+        return out
+
+    def cpu(self):
+        """``self.to("cpu")``."""
+        return self.to("cpu")
+
+    def cuda(self, index=None):
+        """``self.to("cuda")`` (or ``"cuda:index"``)."""
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
+    def astype(self, dtype):
+        """Cast to ``dtype`` (differentiable between floating dtypes)."""
+        return _convert.astype(self, dtype)
+
+    def detach(self):
+        """A tensor sharing this data but cut off from the graph."""
+        return Tensor._make(self.data, self.device, False, None, 0)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (only floating tensors can require grad)."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad_: only floating tensors can require gradients, got "
+                            f"dtype {self.dtype} (shape {self.shape})")
+        if not requires_grad and self.node is not None:
+            raise RuntimeError("requires_grad_: cannot turn off requires_grad on a non-leaf "
+                               "tensor; use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it came from.
+
+        ``gradient`` is required unless the tensor has one element. The saved arrays of the
+        graph are released afterwards unless ``retain_graph`` (or ``create_graph``) is set.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(f"backward: the tensor (shape {self.shape}) does not require grad "
+                               "and has no grad_fn; did you forget requires_grad=True?")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: gradient can be omitted only for a one-element "
+                                   f"output; got shape {self.shape}. Pass gradient=...")
+            gradient = Tensor._make(self.device.xp.ones_like(self.data), self.device, False, None, 0)
+        else:
+            gradient = as_tensor(gradient, dtype=self.dtype, device=self.device)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward: gradient has shape {gradient.shape} but the tensor "
+                                 f"has shape {self.shape}")
+        _engine.run_backward([self], [gradient], retain_graph or create_graph, create_graph)
+
+    # ---- in place (never recorded; bump the version so saved copies are checked) ----------
+    def _inplace_check(self, name):
+        if self.requires_grad and STATE.grad_enabled:
+            raise RuntimeError(f"{name}: in-place change of a tensor that requires grad while "
+                               f"recording (shape {self.shape}); wrap it in gc.no_grad()")
+        self._version += 1
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        self._inplace_check("zero_")
+        self.data.fill(0)
+        return self
+
+    def fill_(self, value):
+        """Fill with ``value`` in place."""
+        self._inplace_check("fill_")
+        self.data.fill(value)
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape) into this tensor in place."""
+        self._inplace_check("copy_")
+        src = as_tensor(src, device=self.device)
+        self.device.xp.copyto(self.data, src.data, casting="same_kind")
+        return self
+
+    def add_(self, other, alpha=1):
+        """``self += alpha * other`` in place."""
+        self._inplace_check("add_")
+        other = other.data if isinstance(other, Tensor) else other
+        if alpha != 1:
+            other = other * alpha
+        self.device.xp.add(self.data, other, out=self.data, casting="same_kind")
+        return self
+
+    def mul_(self, other):
+        """``self *= other`` in place."""
+        self._inplace_check("mul_")
+        other = other.data if isinstance(other, Tensor) else other
+        self.device.xp.multiply(self.data, other, out=self.data, casting="same_kind")
+        return self
+
+    def __setitem__(self, key, value):
+        self._inplace_check("__setitem__")
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[_indexing.array_key(key)] = value
+
+    # ---- operators ----------------------------------------------------------------------
+    def __add__(self, other): return _arith.add(self, other)
+    def __radd__(self, other): return _arith.add(other, self)  # other + self
+    def __sub__(self, other): return _arith.sub(self, other)
+    def __rsub__(self, other): return _arith.sub(other, self)  # other - self
+    def __mul__(self, other): return _arith.mul(self, other)
+    def __rmul__(self, other): return _arith.mul(other, self)  # other * self
+    def __truediv__(self, other): return _arith.div(self, other)
+    def __rtruediv__(self, other): return _arith.div(other, self)  # other / self
+    def __pow__(self, other): return _arith.pow(self, other)
+    def __rpow__(self, other): return _arith.pow(other, self)  # other ** self
+    def __matmul__(self, other): return _linalg.matmul(self, other)
+    def __rmatmul__(self, other): return _linalg.matmul(other, self)  # other @ self
+    def __neg__(self): return _arith.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _math.abs(self)
+    def __getitem__(self, key): return _indexing.getitem(self, key)
+    def __eq__(self, other): return _compare.equal(self, other)
+    def __ne__(self, other): return _compare.not_equal(self, other)
+    def __lt__(self, other): return _compare.less(self, other)
+    def __le__(self, other): return _compare.less_equal(self, other)
+    def __gt__(self, other): return _compare.greater(self, other)
+    def __ge__(self, other): return _compare.greater_equal(self, other)
+
+    # ---- methods that mirror NumPy's ----------------------------------------------------
+    def sum(self, axis=None, keepdims=False): return _reduction.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _reduction.mean(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0): return _reduction.var(self, axis, keepdims, ddof)
+    def max(self, axis=None, keepdims=False): return _reduction.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _reduction.min(self, axis, keepdims)
+    def logsumexp(self, axis=None, keepdims=False): return _softmax.logsumexp(self, axis, keepdims)
+    def softmax(self, axis=-1): return _softmax.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _softmax.log_softmax(self, axis)
+    def argmax(self, axis=None): return Tensor._make(self.data.argmax(axis), self.device, False, None, 0)
+    def argmin(self, axis=None): return Tensor._make(self.data.argmin(axis), self.device, False, None, 0)
+    def reshape(self, *shape): return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return _shape.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def swapaxes(self, axis1, axis2): return _shape.swapaxes(self, axis1, axis2)
+    def squeeze(self, axis=None): return _shape.squeeze(self, axis)
+    def expand_dims(self, axis): return _shape.expand_dims(self, axis)
+    def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
+    def flatten(self): return _shape.flatten(self)
+    def matmul(self, other): return _linalg.matmul(self, other)
+    def exp(self): return _math.exp(self)
+    def log(self): return _math.log(self)
+    def log1p(self): return _math.log1p(self)
+    def sqrt(self): return _math.sqrt(self)
+    def abs(self): return _math.abs(self)
+    def sin(self): return _math.sin(self)
+    def cos(self): return _math.cos(self)
+    def clip(self, min=None, max=None): return _math.clip(self, min, max)
+    def tanh(self): return _activation.tanh(self)
+    def sigmoid(self): return _activation.sigmoid(self)
+    def relu(self): return _activation.relu(self)
+
+
+def _is_device_spec(value):
+    if isinstance(value, backend.Device):
+        return True
+    return isinstance(value, str) and value.split(":")[0].strip().lower() in ("cpu", "cuda")
+
+
+def _to_array(data, dtype, dev, copy):
+    """Turn ``data`` into an array of ``dtype`` on ``dev`` (Python floats -> default dtype)."""
+    dt = None if dtype is None else numpy.dtype(dtype)
+    if hasattr(data, "__cuda_array_interface__") or isinstance(data, numpy.ndarray):
+        arr = data
+        if dt is not None and arr.dtype != dt:
+            arr, copy = arr.astype(dt), False
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+            data = [d.numpy() if isinstance(d, Tensor) else d for d in data]
+        arr = numpy.asarray(data, dtype=dt)
+        if dt is None and arr.dtype == numpy.float64 and not isinstance(data, numpy.generic):
+            arr = arr.astype(get_default_dtype(), copy=False)  # Python floats -> default dtype
+        copy = False
+        if arr.dtype == object:
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
+    if dev is not None:
+        moved = backend.to_device(arr, dev)
+        copy = copy and moved is arr
+        arr = moved
+    return arr.copy() if copy else arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, NumPy/CuPy arrays).
+
+    Python floats become the default dtype (float32); arrays keep their dtype; ``device``
+    defaults to :func:`gradcore.get_default_device`.
+
+    >>> import gradcore as gc
+    >>> gc.tensor([1.0, 2.0]).dtype
+    dtype('float32')
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    dev = backend.device(device) if device is not None else backend.get_default_device()
+    t = Tensor._make(_to_array(data, dtype, dev, copy=True), dev, False, None, 0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like :func:`tensor` but without a copy when ``data`` already fits (a Tensor passes through)."""
+    if isinstance(data, Tensor):
+        if (dtype is None or numpy.dtype(dtype) == data.dtype) and (device is None or backend.device(device) is data.device):
+            return data
+        return data.to(device, dtype)
+    dev = backend.device(device) if device is not None else (
+        backend.device_of(data) if hasattr(data, "__cuda_array_interface__") or isinstance(data, numpy.ndarray)
+        else backend.get_default_device())
+    return Tensor._make(_to_array(data, dtype, dev, copy=False), dev, False, None, 0)
+
+
+# The ops build Tensors themselves, so they are imported once Tensor exists.
+from gradcore.autograd import engine as _engine  # noqa: E402
+from gradcore.ops import activation as _activation  # noqa: E402
+from gradcore.ops import arithmetic as _arith  # noqa: E402
+from gradcore.ops import compare as _compare  # noqa: E402
+from gradcore.ops import convert as _convert  # noqa: E402
+from gradcore.ops import indexing as _indexing  # noqa: E402
+from gradcore.ops import linalg as _linalg  # noqa: E402
+from gradcore.ops import math as _math  # noqa: E402
+from gradcore.ops import reduction as _reduction  # noqa: E402
+from gradcore.ops import shape as _shape  # noqa: E402
+from gradcore.ops import softmax as _softmax  # noqa: E402
