@@ -13,7 +13,7 @@ from numpy import bool_, float16, float32, float64, int32, int64, uint8  # dtype
 
 # tensor first: it defines Tensor, then imports the ops, which build Tensors
 from gradcore.tensor import Tensor, as_tensor, get_default_dtype, set_default_dtype, tensor  # isort: skip
-from gradcore import cuda
+from gradcore import cuda, nn, optim, ops
 from gradcore.autograd.function import Function
 from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
 from gradcore.autograd.mode import (detect_anomaly, enable_grad, is_anomaly_enabled,
@@ -35,11 +35,13 @@ from gradcore.ops.reduction import max, mean, min, sum, var
 from gradcore.ops.shape import (broadcast_to, expand_dims, flatten, reshape, squeeze, sum_to,
                                 swapaxes, transpose)
 from gradcore.ops.softmax import log_softmax, logsumexp, softmax
+from gradcore.io import load, save
+from gradcore import data  # after Tensor and the ops: the loader builds Tensors
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda",
+    "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda", "nn", "optim", "ops",
     "get_default_device", "set_default_device", "get_default_dtype", "set_default_dtype",
     "manual_seed", "set_matmul_precision", "get_matmul_precision",
     "bool_", "float16", "float32", "float64", "int32", "int64", "uint8",
@@ -56,4 +58,5 @@ __all__ = [
     "is_anomaly_enabled",
     "grad", "value_and_grad", "vjp", "jvp", "hvp", "numerical_grad", "gradcheck",
     "GradcheckError",
+    "save", "load", "data",
 ]

@@ -60,7 +60,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     key = (id(node), i)
                     if key in wanted and g is not None:
                         results[id(wanted[key])] = g
-            if any(g is not None for g in gys):
+            if gys[0] is not None if len(gys) == 1 else any(g is not None for g in gys):
                 gxs = node.backward(*gys)
                 if type(gxs) is not tuple:
                     gxs = (gxs,)

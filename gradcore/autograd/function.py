@@ -74,7 +74,7 @@ class Function:
         foreign = False
         xs = []
         for x in inputs:
-            if type(x) is Tensor:
+            if isinstance(x, Tensor):  # Tensor or a subclass (nn.Parameter)
                 if device is None:
                     device = x.device
                 elif x.device is not device:
@@ -89,7 +89,7 @@ class Function:
             inputs = (as_tensor(inputs[0]),) + inputs[1:]
             device, xs[0] = inputs[0].device, inputs[0].data
         if foreign:  # arrays, lists, NumPy scalars: constants on the op's device
-            xs = [x if type(x) in _PY_SCALARS or type(inp) is Tensor else
+            xs = [x if type(x) in _PY_SCALARS or isinstance(inp, Tensor) else
                   as_tensor(x, device=device).data for x, inp in zip(xs, inputs)]
 
         ys = self.forward(*xs)
@@ -97,22 +97,30 @@ class Function:
             ys = numpy.asarray(ys)
         multi = type(ys) is tuple
         record = needs_grad and STATE.grad_enabled and self.differentiable
-        if not multi:
-            out = Tensor._make(ys, device, record and ys.dtype.kind in _FLOAT_KINDS, self if record else None, 0)
+        if not multi:  # the common case, inlined: Tensor._make without the call
+            out = object.__new__(Tensor)
+            out.data, out.device, out._index, out._version = ys, device, 0, 0
+            out.grad = out.tangent = None
+            if record and ys.dtype.kind in _FLOAT_KINDS:
+                out.requires_grad, out.node = True, self
+            else:
+                out.requires_grad, out.node = False, None
             outs = (out,)
         else:
             outs = tuple(Tensor._make(y, device, record and y.dtype.kind in _FLOAT_KINDS,
                                       self if record else None, i) for i, y in enumerate(ys))
         if record:
-            self.edges = tuple(_edge(x) for x in inputs)
+            self.edges = [_edge(x) for x in inputs]
             if self.saves:
-                self.saved = tuple((inputs[i], getattr(inputs[i], "_version", 0)) for i in self.saves)
+                self.saved = [(inputs[i], getattr(inputs[i], "_version", 0)) for i in self.saves]
             if self.saves_output:
-                self._out = (outs[0].data, weakref.ref(outs[0]), outs[0]._version)
+                self._out = (outs[0].data, weakref.ref(outs[0]), 0)
             if STATE.anomaly:
                 self._trace = _user_frame()
         if STATE.forward_ad and self.differentiable:
             self._push_tangents(inputs, xs, ys, outs, multi)
+            if record and self.saves_output:  # saved_output() hands it on (forward over reverse)
+                self._out_tangent = outs[0].tangent
         if STATE.anomaly:
             self._check_finite(ys if multi else (ys,), "forward output")
         return outs if multi else outs[0]
@@ -146,12 +154,16 @@ class Function:
                 f"{type(self).__name__}.backward: its output (shape {tuple(data.shape)}) was "
                 "modified in place after the forward pass; use an out-of-place op instead")
         device = alive.device if alive is not None else device_of(data)
-        return Tensor._make(data, device, True, self, 0)
+        out = Tensor._make(data, device, True, self, 0)
+        if STATE.forward_ad:
+            out.tangent = self.__dict__.get("_out_tangent")
+        return out
 
     def release(self):
         """Drop what was saved for backward (called by the engine unless retain_graph)."""
         self.saved = None
         self._out = None
+        self.__dict__.pop("_out_tangent", None)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _released_error(self):
@@ -201,12 +213,10 @@ def tsum(*ts):
 
 def _edge(x):
     """Where the gradient of input ``x`` goes: its creator node, the leaf itself, or nowhere."""
-    node = getattr(x, "node", None)
-    if node is not None:
-        return (node, x._index)
-    if getattr(x, "requires_grad", False):
-        return x
-    return None
+    if not isinstance(x, Tensor) or not x.requires_grad:
+        return None
+    node = x.node
+    return x if node is None else (node, x._index)
 
 
 def _user_frame():

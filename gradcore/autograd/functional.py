@@ -21,7 +21,9 @@ def _as_variable(x):
                         f"dtype {t.dtype} (shape {t.shape})")
     if t.requires_grad:
         return t, True
-    return Tensor._make(t.data, t.device, True, None, 0), False
+    v = Tensor._make(t.data, t.device, True, None, 0)
+    v.tangent = t.tangent  # inside gc.jvp (forward over reverse) the tangent must come along
+    return v, False
 
 
 def _scalar_output(out, name):

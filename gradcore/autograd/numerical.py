@@ -45,7 +45,8 @@ def numerical_grad(f, *inputs, eps=1e-6, method="central"):
         if x.dtype.kind not in "fc":
             grads.append(None)
             continue
-        host = numpy.array(x.numpy(), dtype=x.dtype, copy=True)
+        # order C: flat below must be a view, which reshape(-1) of a transposed copy is not
+        host = numpy.array(x.numpy(), dtype=x.dtype, copy=True, order="C")
         g = numpy.zeros(host.shape, dtype=numpy.float64)
         flat = host.reshape(-1)
         for j in range(flat.size):

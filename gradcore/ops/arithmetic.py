@@ -30,7 +30,9 @@ class Add(Function):
             _broadcast_error("add", x0, x1, e)
 
     def backward(self, gy):
-        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+        e0, e1 = self.edges
+        return (sum_to(gy, self.shapes[0]) if e0 is not None else None,
+                sum_to(gy, self.shapes[1]) if e1 is not None else None)
 
     def jvp(self, xs, y, txs):
         return tsum(*txs)
@@ -55,7 +57,9 @@ class Sub(Function):
             _broadcast_error("sub", x0, x1, e)
 
     def backward(self, gy):
-        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+        e0, e1 = self.edges
+        return (sum_to(gy, self.shapes[0]) if e0 is not None else None,
+                sum_to(-gy, self.shapes[1]) if e1 is not None else None)
 
     def jvp(self, xs, y, txs):
         t0, t1 = txs

@@ -1,0 +1,124 @@
+"""The ``gradcore`` command: ``train`` (the main job), ``info`` (devices and why no GPU) and
+``bench`` (a short benchmark run). Also ``python -m gradcore``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+    if any(n <= 0 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _train_parser(sub):
+    from gradcore.train import TrainConfig  # noqa: PLC0415 (keep `gradcore info` light)
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train an MLP classifier (default: bundled MNIST-5k)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--hidden", type=_sizes, default=d.hidden, help="hidden layer sizes, e.g. 512,256")
+    p.add_argument("--activation", default=d.activation,
+                   choices=["relu", "leaky_relu", "sigmoid", "tanh"])
+    p.add_argument("--optimizer", default=d.optimizer, choices=["sgd", "adam", "adamw"])
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (0: plain)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 regularization")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="mini-batch size (1: stochastic; 0: full batch)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--schedule", default=d.schedule, choices=["none", "step", "cosine"])
+    p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of linear lr warm-up")
+    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default: best available)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--data-dir", default=d.data_dir,
+                   help="folder with MNIST/Fashion-MNIST IDX files (default: bundled MNIST-5k)")
+    p.add_argument("--checkpoint", default=d.checkpoint, help="checkpoint path ('' to skip saving)")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--plot", default=d.plot, metavar="FILE", help="write a loss/accuracy PNG")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
+
+
+def _run_train(args):
+    from gradcore.train import TrainConfig, run  # noqa: PLC0415
+
+    cfg = TrainConfig(hidden=args.hidden, activation=args.activation, optimizer=args.optimizer,
+                      lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+                      weight_decay=args.weight_decay,
+                      batch_size=args.batch_size if args.batch_size > 0 else None,
+                      epochs=args.epochs, schedule=args.schedule, warmup=args.warmup,
+                      device=args.device, seed=args.seed, data_dir=args.data_dir,
+                      checkpoint=args.checkpoint or None, resume=args.resume, plot=args.plot,
+                      progress=not args.no_progress, limit=args.limit)
+    try:
+        result = run(cfg)
+    except KeyboardInterrupt:
+        where = f"; resume with --resume --checkpoint {cfg.checkpoint}" if cfg.checkpoint else ""
+        print(f"interrupted: the last complete epoch's checkpoint is intact{where}", file=sys.stderr)
+        return 130
+    print(f"test accuracy {result['test_accuracy']:.4f}"
+          + (f"; checkpoint {cfg.checkpoint}" if cfg.checkpoint else ""))
+    return 0
+
+
+def _run_info(args):
+    import importlib.resources  # noqa: PLC0415
+    import platform  # noqa: PLC0415
+
+    import numpy  # noqa: PLC0415
+
+    import gradcore as gc  # noqa: PLC0415
+
+    print(f"gradcore {gc.__version__}  (python {platform.python_version()}, numpy {numpy.__version__})")
+    try:
+        import cupy  # noqa: PLC0415
+        print(f"cupy {cupy.__version__}")
+    except Exception as e:  # noqa: BLE001 (report any import failure)
+        print(f"cupy: not importable ({type(e).__name__}: {e})")
+    if gc.cuda.is_available():
+        import cupy  # noqa: PLC0415
+        for i in range(gc.cuda.device_count()):
+            props = cupy.cuda.runtime.getDeviceProperties(i)
+            print(f"cuda:{i}: {props['name'].decode()}  {props['totalGlobalMem'] / 2**30:.1f} GiB  "
+                  f"sm_{props['major']}{props['minor']}")
+        print(f"CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, driver "
+              f"{cupy.cuda.runtime.driverGetVersion()}, NVRTC {cupy.cuda.nvrtc.getVersion()}")
+    else:
+        print(f"GPU: not usable: {gc.cuda.unavailable_reason()}")
+    print(f"default device: {gc.get_default_device()}")
+    print(f"float32 matmul precision: {gc.get_matmul_precision()}")
+    print(f"kernel sources: {importlib.resources.files('gradcore.kernels.cuda_src')}")
+    return 0
+
+
+def _run_bench(args):
+    from gradcore.bench import run_cli  # noqa: PLC0415
+
+    return run_cli(args)
+
+
+def main(argv=None):
+    """Entry point of the ``gradcore`` console script."""
+    parser = argparse.ArgumentParser(prog="gradcore", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    sub.add_parser("info", help="versions, devices, and why no GPU is usable")
+    bench = sub.add_parser("bench", help="a short benchmark run: markdown table, JSON and PNG chart")
+    bench.add_argument("--out", default="gradcore-bench", help="output folder")
+    bench.add_argument("--quick", action="store_true", help="smallest sizes only (seconds)")
+    args = parser.parse_args(argv)
+    handler = {"train": _run_train, "info": _run_info, "bench": _run_bench}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""One contiguous buffer for many parameters, so an optimizer step is one kernel launch.
+
+``FlatParameters`` owns a flat ``data`` array and a flat ``grad`` array of one device and dtype;
+each Parameter's ``.data`` and ``.grad`` become views into them. ``zero_grad`` is one fill; the
+fused optimizer kernels update every parameter in one pass. If user code rebinds a
+parameter's ``.data`` or ``.grad`` to another array, :meth:`sync` copies it back into the views.
+"""
+from __future__ import annotations
+
+from gradcore import backend
+from gradcore.tensor import Tensor
+
+__all__ = ["FlatParameters", "pack_parameters"]
+
+
+class FlatParameters:
+    """Parameters of one device and dtype living as views into two flat buffers."""
+
+    def __init__(self, params):
+        params = list(params)
+        if not params:
+            raise ValueError("FlatParameters: no parameters to pack")
+        self.device, self.dtype = params[0].device, params[0].dtype
+        for p in params:
+            if p.device is not self.device or p.dtype != self.dtype:
+                raise ValueError(f"FlatParameters: parameters must share one device and dtype, got "
+                                 f"{p.device}/{p.dtype} and {self.device}/{self.dtype}")
+        self.params = params
+        self.size = sum(p.size for p in params)
+        xp = self.device.xp
+        self.data = xp.empty(self.size, self.dtype)
+        self.grad = xp.zeros(self.size, self.dtype)
+        self._views = []
+        self._bind(copy=True)
+
+    def _bind(self, copy):
+        views, offset = [], 0
+        for p in self.params:
+            n = p.size
+            data_view = self.data[offset:offset + n].reshape(p.shape)
+            grad_view = self.grad[offset:offset + n].reshape(p.shape)
+            if copy:
+                data_view[...] = p.data
+                if p.grad is not None:
+                    grad_view[...] = p.grad.data
+            p.data = data_view
+            p.grad = Tensor._make(grad_view, self.device, False, None, 0)
+            p.device = self.device
+            p._pack = self
+            views.append((data_view, p.grad))
+            offset += n
+        self._views = views
+
+    def intact(self):
+        """True when every parameter's .data and .grad are still this buffer's views."""
+        return all(p.data is d and p.grad is g for p, (d, g) in zip(self.params, self._views))
+
+    def sync(self):
+        """Copy rebound ``.data``/``.grad`` arrays back into the views and rebind them."""
+        for p, (d, g) in zip(self.params, self._views):
+            if p.data is not d:
+                if p.data.shape != d.shape:
+                    raise RuntimeError(f"FlatParameters: a parameter of shape {d.shape} was "
+                                       f"rebound to shape {p.data.shape}")
+                d[...] = backend.to_device(p.data, self.device)
+                p.data = d
+            if p.grad is not g:
+                if p.grad is None:
+                    g.data.fill(0)
+                else:
+                    g.data[...] = backend.to_device(p.grad.data, self.device)
+                p.grad = g
+
+    def release(self):
+        """Detach every parameter from this buffer (their arrays stay as they are)."""
+        self.sync()
+        for p in self.params:
+            p._pack = None
+
+    def zero_grad(self):
+        """Set every gradient to zero with one fill."""
+        self.grad.fill(0)
+        for _, g in self._views:
+            g._version += 1
+
+    def bump_versions(self):
+        """Mark every parameter as modified in place (after an optimizer step)."""
+        for p in self.params:
+            p._version += 1
+
+    def to(self, device):
+        """Move both buffers to ``device`` (one copy each) and rebind every view."""
+        device = backend.device(device)
+        if device is self.device:
+            return self
+        self.sync()
+        self.data = backend.to_device(self.data, device)
+        self.grad = backend.to_device(self.grad, device)
+        self.device = device
+        self._bind(copy=False)
+        return self
+
+
+def pack_parameters(params):
+    """Group ``params`` by (device, dtype) and pack each group; reuse packs that already match."""
+    groups = {}
+    for p in params:
+        groups.setdefault((p.device, p.dtype), []).append(p)
+    packs = []
+    for members in groups.values():
+        existing = members[0]._pack
+        if existing is not None and _same(existing.params, members) and existing.device is members[0].device:
+            existing.sync()
+            packs.append(existing)
+        else:
+            packs.append(FlatParameters(members))
+    return packs
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))

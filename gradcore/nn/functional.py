@@ -1,0 +1,77 @@
+"""Stateless layer functions and losses (``gc.nn.functional``, conventionally imported as F)."""
+from __future__ import annotations
+
+from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
+from gradcore.ops.fused import ACTIVATIONS, cross_entropy, linear_act
+from gradcore.ops.linalg import linear as _linear
+from gradcore.ops.reduction import mean as _mean
+from gradcore.ops.reduction import sum as _sum
+from gradcore.ops.softmax import log_softmax, softmax
+
+__all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "softmax",
+           "log_softmax", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
+           "l2_penalty", "ACTIVATIONS"]
+
+_APPLY = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+
+
+def linear(x, weight, bias=None, activation=None, negative_slope=0.01):
+    """``activation(x @ weight.T + bias)``; with a bias this is one fused op (GEMM, then bias
+    and activation in a single pass; on a GPU a CUDA kernel).
+
+    >>> import gradcore as gc
+    >>> F = gc.nn.functional
+    >>> F.linear(gc.ones((2, 3)), gc.ones((4, 3)), gc.zeros(4), activation="relu").shape
+    (2, 4)
+    """
+    act = activation or "identity"
+    if bias is not None and (act != "leaky_relu" or negative_slope > 0):
+        return linear_act(x, weight, bias, act, negative_slope)
+    y = _linear(x, weight, bias)
+    if act == "identity":
+        return y
+    return leaky_relu(y, negative_slope) if act == "leaky_relu" else _APPLY[act](y)
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return _mean(loss)
+    if reduction == "sum":
+        return _sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _check_same_shape(x, target, op):
+    if tuple(x.shape) != tuple(getattr(target, "shape", ())):
+        raise ValueError(f"{op}: input of shape {x.shape} and target of shape "
+                         f"{getattr(target, 'shape', ())} must have the same shape")
+
+
+def mse_loss(x, target, reduction="mean"):
+    """Squared error (x - target)², averaged (or summed) over all elements.
+
+    >>> import gradcore as gc
+    >>> gc.nn.functional.mse_loss(gc.tensor([1.0, 3.0]), gc.tensor([0.0, 0.0])).item()
+    5.0
+    """
+    _check_same_shape(x, target, "mse_loss")
+    d = x - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """Sigmoid + binary cross-entropy in the stable form softplus(x) - x * t (never log(0))."""
+    _check_same_shape(logits, target, "binary_cross_entropy_with_logits")
+    return _reduce(softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
+
+
+def l2_penalty(parameters, weight_decay):
+    """``weight_decay / 2 * sum(||p||²)``: L2 regularization as an explicit loss term (its
+    gradient ``weight_decay * p`` is what optimizers' ``weight_decay`` adds directly)."""
+    total = None
+    for p in parameters:
+        term = _sum(p * p)
+        total = term if total is None else total + term
+    return total * (weight_decay / 2)

@@ -1,0 +1,108 @@
+"""Weight initializers (in place, like ``torch.nn.init``), drawn from gradcore's seeded generator.
+
+Why they matter: with n inputs of unit variance, a weight variance of 1/n keeps activations at
+unit variance through a linear layer (Xavier/Glorot uses 2/(fan_in + fan_out) to balance the
+backward pass too); ReLU zeroes half of its inputs, so He/Kaiming doubles it to 2/fan_in.
+Too small and signals (and gradients) vanish layer by layer; too large and they explode.
+"""
+from __future__ import annotations
+
+import math
+
+from gradcore import backend
+
+__all__ = ["calculate_gain", "normal_", "uniform_", "zeros_", "ones_", "constant_",
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The gain that keeps activation variance stable through ``nonlinearity`` (PyTorch's values).
+
+    >>> import gradcore as gc
+    >>> round(gc.nn.init.calculate_gain("relu"), 4)
+    1.4142
+    """
+    if nonlinearity in ("linear", "identity", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}")
+
+
+def _fans(t):
+    if t.ndim < 2:
+        raise ValueError(f"init: fan in/out need a tensor of at least 2 dimensions, got shape {t.shape}")
+    receptive = 1
+    for n in t.shape[2:]:
+        receptive *= n
+    return t.shape[1] * receptive, t.shape[0] * receptive
+
+
+def _fill(t, host_values):
+    t.data[...] = backend.to_device(host_values.astype(t.dtype), t.device)
+    t._version += 1
+    return t
+
+
+def normal_(t, mean=0.0, std=1.0):
+    """Fill with N(mean, std²) samples."""
+    return _fill(t, backend.random_state().normal(mean, std, t.shape))
+
+
+def uniform_(t, a=0.0, b=1.0):
+    """Fill with U(a, b) samples."""
+    return _fill(t, backend.random_state().uniform(a, b, t.shape))
+
+
+def constant_(t, value):
+    """Fill with ``value``."""
+    t.data.fill(value)
+    t._version += 1
+    return t
+
+
+def zeros_(t):
+    """Fill with zeros."""
+    return constant_(t, 0)
+
+
+def ones_(t):
+    """Fill with ones."""
+    return constant_(t, 1)
+
+
+def xavier_uniform_(t, gain=1.0):
+    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)); for tanh/sigmoid."""
+    fan_in, fan_out = _fans(t)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(t, -a, a)
+
+
+def xavier_normal_(t, gain=1.0):
+    """Glorot normal: N(0, gain² * 2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(t)
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _kaiming_std(t, a, mode, nonlinearity):
+    fan_in, fan_out = _fans(t)
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="relu"):
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan); for ReLU-family networks."""
+    bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
+    return uniform_(t, -bound, bound)
+
+
+def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="relu"):
+    """He normal: N(0, gain² / fan); for ReLU-family networks."""
+    return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity))

@@ -1,0 +1,228 @@
+"""Layers: Linear, activation modules, Sequential (which fuses Linear + activation), MLP, and
+loss modules."""
+from __future__ import annotations
+
+import math
+
+from gradcore.creation import empty
+from gradcore.nn import functional as F
+from gradcore.nn import init
+from gradcore.nn.module import Module
+from gradcore.nn.parameter import Parameter
+
+__all__ = ["Linear", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Sequential", "MLP",
+           "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss"]
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` with weight (out_features, in_features), as ``torch.nn.Linear``.
+
+    Initialised like PyTorch: U(-1/sqrt(in_features), 1/sqrt(in_features)) for both.
+
+    >>> import gradcore as gc
+    >>> gc.nn.Linear(3, 2)(gc.ones((5, 3))).shape
+    (5, 2)
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None, device=None):
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear: sizes must be positive, got ({in_features}, {out_features})")
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features)
+        self.weight = Parameter(init.uniform_(empty(out_features, in_features, dtype=dtype, device=device), -bound, bound))
+        self.bias = Parameter(init.uniform_(empty(out_features, dtype=dtype, device=device), -bound, bound)) if bias else None
+
+    def forward(self, x, activation=None, negative_slope=0.01):
+        return F.linear(x, self.weight, self.bias, activation, negative_slope)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Identity(Module):
+    """Returns its input."""
+
+    name = "identity"
+
+    def forward(self, x):
+        return x
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    name = "relu"
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x."""
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + e**-x)."""
+
+    name = "sigmoid"
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x)."""
+
+    name = "tanh"
+
+    def forward(self, x):
+        return F.tanh(x)
+
+
+_ACTIVATION_MODULES = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+                       "identity": Identity}
+
+
+class Sequential(Module):
+    """Applies its modules in order. A Linear followed by an activation module runs as ONE fused
+    op (GEMM, then bias + activation in one pass; the fused kernels on a GPU).
+
+    >>> import gradcore as gc
+    >>> net = gc.nn.Sequential(gc.nn.Linear(4, 8), gc.nn.ReLU(), gc.nn.Linear(8, 2))
+    >>> net(gc.ones((3, 4))).shape
+    (3, 2)
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
+            setattr(self, str(i), m)
+        self._plan = None
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def _fusion_plan(self):
+        """[(module, activation name or None)]: Linear layers absorb the activation after them."""
+        mods, plan, i = list(self._modules.values()), [], 0
+        while i < len(mods):
+            m, nxt = mods[i], mods[i + 1] if i + 1 < len(mods) else None
+            if (type(m) is Linear and m.bias is not None and type(nxt) in _ACTIVATION_MODULES.values()
+                    and getattr(nxt, "negative_slope", 1) > 0):
+                plan.append((m, nxt))
+                i += 2
+            else:
+                plan.append((m, None))
+                i += 1
+        return plan
+
+    def forward(self, x):
+        if self._plan is None:
+            object.__setattr__(self, "_plan", self._fusion_plan())
+        for module, act in self._plan:
+            if act is None:
+                x = module(x)
+            else:
+                x = module(x, act.name, getattr(act, "negative_slope", 0.01))
+        return x
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name != "_plan":
+            object.__setattr__(self, "_plan", None)  # the module list changed: plan again
+
+
+class MLP(Sequential):
+    """A multilayer perceptron ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``, with ``activation``
+    between layers and none after the last.
+
+    Weights are initialised for the activation: He/Kaiming normal for relu and leaky_relu,
+    Xavier/Glorot uniform (with the activation's gain) for sigmoid and tanh; biases start at 0.
+
+    >>> import gradcore as gc
+    >>> gc.nn.MLP([784, 128, 10]).forward(gc.zeros((2, 784))).shape
+    (2, 10)
+    """
+
+    def __init__(self, sizes, activation="relu", negative_slope=0.01, bias=True, dtype=None, device=None):
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: need at least an input and an output size, got {sizes}")
+        if activation not in _ACTIVATION_MODULES:
+            raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
+                             f"{sorted(_ACTIVATION_MODULES)}")
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layer = Linear(n_in, n_out, bias=bias, dtype=dtype, device=device)
+            _init_for(layer, activation, negative_slope)
+            layers.append(layer)
+            if i < len(sizes) - 2:
+                act = _ACTIVATION_MODULES[activation]
+                layers.append(act(negative_slope) if activation == "leaky_relu" else act())
+        super().__init__(*layers)
+        self.sizes, self.activation = sizes, activation
+
+    def extra_repr(self):
+        return f"sizes={self.sizes}, activation={self.activation!r}"
+
+
+def _init_for(layer, activation, negative_slope):
+    if activation in ("relu", "leaky_relu"):
+        init.kaiming_normal_(layer.weight, a=negative_slope if activation == "leaky_relu" else 0,
+                             nonlinearity=activation)
+    else:
+        init.xavier_uniform_(layer.weight, gain=init.calculate_gain(
+            "linear" if activation == "identity" else activation))
+    if layer.bias is not None:
+        init.zeros_(layer.bias)
+
+
+class MSELoss(Module):
+    """Module form of :func:`gradcore.nn.functional.mse_loss`."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, x, target):
+        return F.mse_loss(x, target, self.reduction)
+
+
+class CrossEntropyLoss(Module):
+    """Module form of :func:`gradcore.nn.functional.cross_entropy` (integer labels)."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits, labels):
+        return F.cross_entropy(logits, labels, self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """Module form of :func:`gradcore.nn.functional.binary_cross_entropy_with_logits`."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits, target):
+        return F.binary_cross_entropy_with_logits(logits, target, self.reduction)

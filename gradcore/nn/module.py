@@ -1,0 +1,183 @@
+"""``Module``: the base class of layers and models (PyTorch's interface)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy
+
+from gradcore import backend
+from gradcore.autograd.mode import no_grad
+from gradcore.nn.parameter import Parameter
+from gradcore.tensor import Tensor
+
+__all__ = ["Module"]
+
+
+class Module:
+    """Base class: assign Parameters and sub-Modules as attributes and they are registered.
+
+    >>> import gradcore as gc
+    >>> class Affine(gc.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = gc.nn.Parameter(gc.ones(2))
+    ...     def forward(self, x):
+    ...         return x * self.w
+    >>> [name for name, _ in Affine().named_parameters()]
+    ['w']
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                 "assigning attributes")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)  # plain attribute too: fast access in forward
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal -------------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for the direct sub-modules."""
+        return iter(self._modules.items())
+
+    def children(self):
+        """The direct sub-modules."""
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module and every descendant, depth first."""
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            yield name, module
+            for child_name, child in reversed(module._modules.items()):
+                stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self):
+        """This module and every descendant."""
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix=""):
+        """(dotted name, Parameter) for every parameter, each once."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{module_name}.{name}" if module_name else name), p
+
+    def parameters(self):
+        """Every parameter, each once (what an optimizer takes)."""
+        return (p for _, p in self.named_parameters())
+
+    # ---- modes and devices -------------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode (and the children's); returns self."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Zero every parameter's gradient (one fill per flat buffer)."""
+        packs = {}
+        for p in self.parameters():
+            if p._pack is not None:
+                packs[id(p._pack)] = p._pack
+            elif p.grad is not None:
+                p.grad = None
+        for pack in packs.values():
+            pack.zero_grad()
+
+    def to(self, device=None, dtype=None):
+        """Move parameters to ``device`` and/or cast them to ``dtype``, in place; returns self.
+
+        Parameters packed into a flat buffer move as one copy and stay views of it.
+        """
+        dev = backend.device(device) if device is not None else None
+        dt = numpy.dtype(dtype) if dtype is not None else None
+        moved = set()
+        for p in self.parameters():
+            if dt is not None and p.dtype != dt:
+                if p._pack is not None:
+                    p._pack.release()  # a new dtype leaves the flat buffer; an optimizer repacks
+                p.data = p.data.astype(dt)
+                p.grad = None if p.grad is None else Tensor._make(p.grad.data.astype(dt), p.device, False, None, 0)
+            if dev is not None and p.device is not dev:
+                if p._pack is not None:
+                    if id(p._pack) not in moved:
+                        moved.add(id(p._pack))
+                        p._pack.to(dev)
+                    continue
+                p.data = backend.to_device(p.data, dev)
+                if p.grad is not None:
+                    p.grad = Tensor._make(backend.to_device(p.grad.data, dev), dev, False, None, 0)
+                p.device = dev
+        return self
+
+    # ---- state -------------------------------------------------------------------------------
+    def state_dict(self):
+        """An ordered dict of parameter name -> Tensor (detached; shares the data)."""
+        return OrderedDict((name, p.detach()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into the parameters in place (flat-buffer views stay views).
+
+        Everything is checked before anything is written, so a failed call changes nothing.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = OrderedDict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for name, p in own.items():
+            if name in state_dict:
+                value = state_dict[name]
+                shape = tuple(getattr(value, "shape", numpy.shape(value)))
+                if shape != p.shape:
+                    raise ValueError(f"load_state_dict: {name!r} has shape {shape} in the state "
+                                     f"dict but {p.shape} in the model")
+        with no_grad():
+            for name, p in own.items():
+                if name in state_dict:
+                    value = state_dict[name]
+                    value = value.data if isinstance(value, Tensor) else numpy.asarray(value)
+                    p.data[...] = backend.to_device(value, p.device)
+                    p._version += 1
+        return missing, unexpected
+
+    # ---- printing ----------------------------------------------------------------------------
+    def extra_repr(self):
+        """One line of the module's own settings, shown by repr."""
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"

@@ -1,0 +1,203 @@
+"""Fused ops of the training hot path: Linear + bias + activation, and softmax cross-entropy.
+
+Each runs its elementwise work as one kernel pass (``gradcore/kernels``; the NumPy twin on the
+CPU) after a single GEMM, and each fused backward is itself a differentiable op, so gradients
+of gradients keep working.
+"""
+from __future__ import annotations
+
+from gradcore.autograd.function import Function
+from gradcore.backend import array_module
+from gradcore.kernels import activation as KA
+from gradcore.kernels import loss as KL
+from gradcore.ops.activation import activation_backward
+from gradcore.ops.linalg import matmul
+from gradcore.ops.math import exp
+from gradcore.ops.reduction import sum as _sum
+from gradcore.ops.shape import broadcast_to, reshape, swapaxes
+from gradcore.ops.softmax import log_softmax
+
+__all__ = ["linear_act", "cross_entropy", "ACTIVATIONS"]
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+
+
+class LinearAct(Function):
+    """``act(x @ w.T + b)``: one GEMM, then bias and activation in one in-place pass."""
+
+    saves = (0, 1)
+    saves_output = True
+
+    def __init__(self, act, slope):
+        self.act, self.slope = act, slope
+
+    def forward(self, x, w, b):
+        if x.shape[-1] != w.shape[1] or w.ndim != 2 or b.shape != (w.shape[0],):
+            raise ValueError(f"linear: input {x.shape}, weight {w.shape} and bias {b.shape} do "
+                             f"not fit (expected weight (out, {x.shape[-1]}) and bias (out,))")
+        z = array_module(x).matmul(x, w.T)
+        return KA.bias_act(z, b, self.act, self.slope, out=z)  # z is ours: overwrite it
+
+    def backward(self, gy):
+        x, w = self.saved_tensors()
+        gz, gb = BiasActBackward(self.act, self.slope)(self.saved_output(), gy)
+        gx = matmul(gz, w) if self.edges[0] is not None else None
+        gw = None
+        if self.edges[1] is not None:
+            gz2 = reshape(gz, (-1, gz.shape[-1])) if gz.ndim != 2 else gz
+            x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+            gw = matmul(swapaxes(gz2, 0, 1), x2)
+        return gx, gw, gb
+
+    def jvp(self, xs, y, txs):
+        (x, w, b), (tx, tw, tb) = xs, txs
+        xp = array_module(y)
+        tz = xp.zeros_like(y)
+        if tx is not None:
+            tz += xp.matmul(tx, w.T)
+        if tw is not None:
+            tz += xp.matmul(x, tw.T)
+        if tb is not None:
+            tz += tb
+        return _act_derivative_times(self.act, self.slope, y, tz)
+
+
+class BiasActBackward(Function):
+    """``(gz, gb)`` from the saved output y and gy: gz = gy * act'(y), gb = gz summed over rows.
+
+    Linear in gy, so its own backward reuses the activation-backward op; through y it has the
+    curvature term of sigmoid/tanh (see :class:`gradcore.ops.activation.ActivationBackward`).
+    """
+
+    saves = (0, 1)
+
+    def __init__(self, act, slope):
+        self.act, self.slope = act, slope
+        self.n_outputs = 2
+
+    def forward(self, y, gy):
+        return KA.bias_act_backward(y, gy, self.act, self.slope)
+
+    def backward(self, ggz, ggb):
+        y, gy = self.saved_tensors()
+        h = ggz
+        if ggb is not None:
+            h = broadcast_to(ggb, gy.shape) if h is None else h + ggb
+        if self.act == "identity":
+            return None, h
+        g_y = None
+        if self.edges[0] is not None and self.act in ("sigmoid", "tanh"):
+            g_y = h * gy * (1 - 2 * y if self.act == "sigmoid" else -2 * y)
+        return g_y, activation_backward(self.act, y, h, self.slope)
+
+    def jvp(self, xs, y, txs):
+        (y_, gy), (t_y, t_gy) = xs, txs
+        xp = array_module(gy)
+        tz = xp.zeros_like(gy) if t_gy is None else _act_derivative_times(self.act, self.slope, y_, t_gy)
+        if t_y is not None and self.act in ("sigmoid", "tanh"):
+            tz = tz + t_y * gy * (1 - 2 * y_ if self.act == "sigmoid" else -2 * y_)
+        return tz, tz.reshape(-1, tz.shape[-1]).sum(axis=0)
+
+
+def _act_derivative_times(act, slope, y, t):
+    """act'(z) * t using the saved output y (forward-mode rule of the fused op)."""
+    if act == "identity":
+        return t
+    if act == "leaky_relu":
+        return KA.leaky_relu_backward(y, t, slope)
+    return getattr(KA, f"{act}_backward")(y, t)
+
+
+def linear_act(x, weight, bias, activation="identity", negative_slope=0.01):
+    """``activation(x @ weight.T + bias)`` as one fused op (the forward of Linear + activation).
+
+    >>> import gradcore as gc
+    >>> x, w, b = gc.ones((2, 3)), gc.ones((4, 3)), gc.zeros(4)
+    >>> gc.ops.fused.linear_act(x, w, b, "relu").shape
+    (2, 4)
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"linear_act: unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+    if activation == "leaky_relu" and negative_slope <= 0:
+        raise ValueError("linear_act: the fused leaky_relu needs negative_slope > 0 (it recovers "
+                         "the sign of the pre-activation from the output)")
+    return LinearAct(activation, negative_slope)(x, weight, bias)
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of (N, C) logits and integer labels, stable via row logsumexp."""
+
+    saves = (0,)
+
+    def __init__(self, labels, reduction):
+        self.labels, self.reduction = labels, reduction
+
+    def forward(self, logits):
+        loss, self.lse = KL.softmax_cross_entropy(logits, self.labels, self.reduction)
+        return loss
+
+    def backward(self, gloss):
+        logits, = self.saved_tensors()
+        return CrossEntropyBackward(self.labels, self.lse, self.reduction)(logits, gloss)
+
+    def jvp(self, xs, y, txs):
+        xp = array_module(y)
+        glogits = KL.softmax_cross_entropy_backward(xs[0], self.labels, self.lse,
+                                                    xp.ones_like(y), self.reduction)
+        per_row = (glogits * txs[0]).sum(axis=-1)
+        return per_row if self.reduction == "none" else per_row.sum().astype(y.dtype)
+
+
+class CrossEntropyBackward(Function):
+    """glogits = (softmax(logits) - onehot(labels)) * scale(gloss), in one kernel."""
+
+    saves = (0, 1)
+
+    def __init__(self, labels, lse, reduction):
+        self.labels, self.lse, self.reduction = labels, lse, reduction
+
+    def forward(self, logits, gloss):
+        return KL.softmax_cross_entropy_backward(logits, self.labels, self.lse, gloss, self.reduction)
+
+    def backward(self, gg):
+        # Rarely needed (second order): written with differentiable ops, not fused.
+        logits, gloss = self.saved_tensors()
+        n = logits.shape[0]
+        p = exp(log_softmax(logits, axis=-1))
+        scale = gloss / n if self.reduction == "mean" else gloss
+        scale_col = reshape(scale, (-1, 1)) if self.reduction == "none" else scale
+        g_logits = p * (gg - _sum(gg * p, -1, keepdims=True)) * scale_col
+        onehot = _onehot(self.labels, logits)
+        per_row = _sum((p - onehot) * gg, -1)
+        g_gloss = per_row if self.reduction == "none" else _sum(per_row) / (n if self.reduction == "mean" else 1)
+        return g_logits, g_gloss
+
+
+def _onehot(labels, like):
+    xp = array_module(like.data)
+    out = xp.zeros(like.shape, like.dtype)
+    out[xp.arange(like.shape[0]), labels] = 1
+    return out
+
+
+def cross_entropy(logits, labels, reduction="mean"):
+    """Softmax cross-entropy of ``logits`` (N, C) against integer ``labels`` (N,).
+
+    ``reduction`` is "mean" (default), "sum" or "none". Stable for logits of any size; labels
+    out of range raise ``ValueError``.
+
+    >>> import gradcore as gc
+    >>> round(gc.ops.fused.cross_entropy(gc.zeros((2, 4)), gc.tensor([0, 3])).item(), 4)
+    1.3863
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    labels = getattr(labels, "data", labels)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if not hasattr(labels, "dtype"):
+        labels = logits.device.xp.asarray(labels)
+    if labels.shape != (logits.shape[0],):
+        raise ValueError(f"cross_entropy: labels of shape {labels.shape} do not match logits of "
+                         f"shape {logits.shape} (expected ({logits.shape[0]},))")
+    return CrossEntropy(labels, reduction)(logits)

@@ -1,0 +1,100 @@
+"""Learning-rate schedules: step decay, cosine annealing, linear warm-up (PyTorch's names).
+
+Call ``scheduler.step()`` once per epoch (or per iteration, as you define the unit) after
+``optimizer.step()``. Each keeps the base learning rates and its step count in ``state_dict``
+so a resumed run follows the same schedule.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearWarmup"]
+
+
+class LRScheduler:
+    """Base class: sets each group's ``lr`` to ``factor(t) * base_lr`` at step t."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.last_step = 0
+        self._apply()
+
+    def lr_at(self, base_lr, t):
+        raise NotImplementedError
+
+    def _apply(self):
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.lr_at(base, self.last_step)
+
+    def step(self):
+        """Advance the schedule by one unit and set the new learning rates."""
+        self.last_step += 1
+        self._apply()
+
+    def get_last_lr(self):
+        """The learning rate of each parameter group now."""
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self):
+        """The schedule's position and base learning rates."""
+        return {"last_step": self.last_step, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state):
+        """Restore a position saved by :meth:`state_dict`."""
+        self.last_step = int(state["last_step"])
+        self.base_lrs = [float(v) for v in state["base_lrs"]]
+        self._apply()
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr * gamma ** (t // step_size).
+
+    >>> import gradcore as gc
+    >>> opt = gc.optim.SGD([gc.nn.Parameter(gc.zeros(1))], lr=1.0)
+    >>> s = gc.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    >>> for _ in range(4): s.step()
+    >>> s.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        if step_size <= 0:
+            raise ValueError(f"StepLR: step_size must be positive, got {step_size}")
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr * self.gamma ** (t // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2, flat after T_max."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803 (PyTorch's name)
+        if T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        t = min(t, self.T_max)
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+class LinearWarmup(LRScheduler):
+    """lr rises linearly from ``start_factor * base_lr`` to ``base_lr`` over ``warmup_steps``,
+    then stays (or follows ``after``, another scheduler's rule, counted from the end of warm-up)."""
+
+    def __init__(self, optimizer, warmup_steps, start_factor=0.0, after=None):
+        if warmup_steps <= 0:
+            raise ValueError(f"LinearWarmup: warmup_steps must be positive, got {warmup_steps}")
+        self.warmup_steps, self.start_factor, self.after = warmup_steps, start_factor, after
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        if t < self.warmup_steps:
+            return base_lr * (self.start_factor + (1 - self.start_factor) * t / self.warmup_steps)
+        if self.after is not None:
+            return self.after.lr_at(base_lr, t - self.warmup_steps)
+        return base_lr

@@ -1,0 +1,235 @@
+"""Optimizers over flat parameter buffers: SGD (plain, momentum, Nesterov), Adam, AdamW.
+
+At construction the parameters of each group are packed into one flat buffer per device and
+dtype (:mod:`gradcore.nn.flat`); ``step`` is then ONE fused kernel per buffer (on a GPU one
+launch for the whole model) and ``zero_grad`` one fill.
+"""
+from __future__ import annotations
+
+import numpy
+
+from gradcore import backend
+from gradcore.kernels import optim as K
+from gradcore.nn.flat import pack_parameters
+from gradcore.tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+
+class Optimizer:
+    """Base class: parameter groups, flat buffers, per-buffer state, state_dict round trips."""
+
+    state_names = ()  # names of the flat per-parameter state buffers (e.g. "momentum_buffer")
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self._validate(self.defaults)
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.param_groups = []
+        for g in groups:
+            group = {**self.defaults, **g}
+            group["params"] = [p for p in group["params"] if p.requires_grad]
+            if not group["params"]:
+                raise ValueError(f"{type(self).__name__}: a parameter group has no parameter "
+                                 "that requires grad")
+            self._validate(group)
+            self.param_groups.append(group)
+        for group in self.param_groups:
+            group["_packs"] = pack_parameters(group["params"])
+        self.state = {}  # id(pack) -> {"step": int, name: flat array}
+        self.step_count = 0
+
+    # ---- to be defined by subclasses ---------------------------------------------------------
+    def _validate(self, hyper):
+        lr = hyper.get("lr")
+        if lr is None or not lr >= 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r} (must be >= 0)")
+        wd = hyper.get("weight_decay", 0.0)
+        if not wd >= 0:
+            raise ValueError(f"{type(self).__name__}: invalid weight_decay={wd!r} (must be >= 0)")
+
+    def _update(self, pack, group, state):
+        raise NotImplementedError
+
+    # ---- the public interface ----------------------------------------------------------------
+    def zero_grad(self, set_to_none=False):
+        """Zero all gradients: one fill per flat buffer. (``set_to_none`` is accepted for
+        PyTorch compatibility; gradients stay allocated so they remain views.)"""
+        for pack in self._packs():
+            pack.zero_grad()
+
+    def step(self):
+        """Update every parameter from its ``.grad``: one fused kernel per flat buffer."""
+        for group in self.param_groups:
+            for pack in group["_packs"]:
+                if not pack.intact():  # .data or .grad was rebound by user code
+                    pack.sync()
+                state = self._state_for(pack)
+                state["step"] += 1
+                self._update(pack, group, state)
+                pack.bump_versions()
+        self.step_count += 1
+
+    def _packs(self):
+        return [pack for group in self.param_groups for pack in group["_packs"]]
+
+    def _state_for(self, pack):
+        state = self.state.get(id(pack))
+        if state is None:
+            state = {"step": 0}
+            for name in self.state_names:
+                state[name] = pack.device.xp.zeros(pack.size, pack.dtype)
+            self.state[id(pack)] = state
+        for name in self.state_names:  # the model moved to another device since
+            if backend.device_of(state[name]) is not pack.device:
+                state[name] = backend.to_device(state[name], pack.device)
+        return state
+
+    def state_dict(self):
+        """Hyperparameters and per-parameter state (views of the flat state), PyTorch-style:
+        ``{"state": {index: {name: Tensor, "step": int}}, "param_groups": [...]}``."""
+        out_state, index = {}, 0
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for pack in group["_packs"]:
+                state = self.state.get(id(pack))
+                offset = 0
+                for p in pack.params:
+                    if state is not None:
+                        entry = {"step": state["step"]}
+                        for name in self.state_names:
+                            view = state[name][offset:offset + p.size].reshape(p.shape)
+                            entry[name] = Tensor._make(view, pack.device, False, None, 0)
+                        out_state[index] = entry
+                    ids.append(index)
+                    index += 1
+                    offset += p.size
+            groups.append({k: v for k, v in group.items() if k not in ("params", "_packs")} | {"params": ids})
+        return {"state": out_state, "param_groups": groups, "step_count": self.step_count}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and state saved by :meth:`state_dict` (checked first, so a
+        failed call changes nothing)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: {len(groups)} parameter "
+                             f"groups in the state dict, {len(self.param_groups)} here")
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: a group has "
+                                 f"{len(saved['params'])} parameters in the state dict, "
+                                 f"{len(group['params'])} here")
+            self._validate({**group, **{k: v for k, v in saved.items() if k != "params"}})
+        states = {int(k): v for k, v in state_dict["state"].items()}
+        new_state = {}
+        for saved, group in zip(groups, self.param_groups):
+            ids = iter(saved["params"])
+            for pack in group["_packs"]:
+                entries = [states.get(int(next(ids))) for _ in pack.params]
+                if all(e is None for e in entries):
+                    continue
+                state = {"step": int(entries[0]["step"])}
+                for name in self.state_names:
+                    flat = pack.device.xp.zeros(pack.size, pack.dtype)
+                    offset = 0
+                    for p, e in zip(pack.params, entries):
+                        value = e[name]
+                        value = value.data if isinstance(value, Tensor) else numpy.asarray(value)
+                        if tuple(value.shape) != p.shape:
+                            raise ValueError(f"{type(self).__name__}.load_state_dict: state "
+                                             f"{name!r} has shape {tuple(value.shape)} for a "
+                                             f"parameter of shape {p.shape}")
+                        flat[offset:offset + p.size] = backend.to_device(value, pack.device).reshape(-1)
+                        offset += p.size
+                    state[name] = flat
+                new_state[id(pack)] = state
+        for saved, group in zip(groups, self.param_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = new_state
+        self.step_count = int(state_dict.get("step_count", 0))
+
+    def __repr__(self):
+        hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
+        return f"{type(self).__name__}({hyper})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
+
+    With g = grad + weight_decay * p (the gradient of loss + weight_decay/2 * ||p||²):
+
+    * plain:     p <- p - lr * g
+    * momentum:  v <- momentum * v + (1 - dampening) * g   (v = g on the first step);  p <- p - lr * v
+    * Nesterov:  v as above;  p <- p - lr * (g + momentum * v)
+
+    This is PyTorch's form. The textbook form v' <- momentum * v' - lr * g; p <- p + v' is the
+    same trajectory for a constant lr (v' = -lr * v).
+
+    >>> import gradcore as gc
+    >>> p = gc.nn.Parameter(gc.tensor([1.0]))
+    >>> opt = gc.optim.SGD([p], lr=0.1)
+    >>> (p * p).sum().backward(); opt.step(); round(p.item(), 6)
+    0.8
+    """
+
+    state_names = ("momentum_buffer",)
+
+    def __init__(self, params, lr=1e-2, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      nesterov=nesterov, weight_decay=weight_decay))
+        if not any(g["momentum"] for g in self.param_groups):
+            self.state_names = ()  # plain gradient descent keeps no state
+
+    def _validate(self, hyper):
+        super()._validate(hyper)
+        m = hyper.get("momentum", 0.0)
+        if not 0.0 <= m < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {m!r}")
+        if hyper.get("nesterov") and (m <= 0 or hyper.get("dampening", 0.0) != 0):
+            raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
+
+    def _update(self, pack, group, state):
+        momentum = group["momentum"]
+        K.sgd_step(pack.data, pack.grad, state["momentum_buffer"] if momentum else None,
+                   group["lr"], momentum, group["dampening"], group["weight_decay"],
+                   group["nesterov"], first_step=state["step"] == 1)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` adds L2 to the gradient.
+
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g²;  p <- p - lr * m̂ / (sqrt(v̂) + eps)
+    """
+
+    state_names = ("exp_avg", "exp_avg_sq")
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def _validate(self, hyper):
+        super()._validate(hyper)
+        b1, b2 = hyper.get("betas", (0.9, 0.999))
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {(b1, b2)}")
+        if not hyper.get("eps", 1e-8) >= 0:
+            raise ValueError(f"{type(self).__name__}: eps must be >= 0")
+
+    def _update(self, pack, group, state):
+        b1, b2 = group["betas"]
+        K.adam_step(pack.data, pack.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"],
+                    b1, b2, group["eps"], group["weight_decay"], state["step"], self.decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p <- p (1 - lr wd) before the step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)

@@ -1,0 +1,125 @@
+"""nn layers: Linear, the fused Linear + activation path, Sequential, MLP, losses."""
+import numpy as np
+import pytest
+
+import gradcore as gc
+from gradcore.nn import functional as F
+
+ACTS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
+
+
+def _f64(shape, device, seed):
+    return gc.tensor(np.random.default_rng(seed).standard_normal(shape), dtype="float64", device=device)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_fused_linear_matches_unfused(act, device):
+    x, w, b = _f64((5, 4), device, 0), _f64((3, 4), device, 1), _f64((3,), device, 2)
+    fused = F.linear(x, w, b, activation=act, negative_slope=0.1)
+    z = x @ w.T + b
+    ref = {"identity": z, "relu": gc.relu(z), "leaky_relu": gc.leaky_relu(z, 0.1),
+           "sigmoid": gc.sigmoid(z), "tanh": gc.tanh(z)}[act]
+    np.testing.assert_allclose(fused.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_fused_linear_gradcheck_first_and_second_order(act, device):
+    x, w, b = _f64((4, 3), device, 3), _f64((2, 3), device, 4), _f64((2,), device, 5)
+    f = lambda x, w, b: F.linear(x, w, b, activation=act, negative_slope=0.2)  # noqa: E731
+    assert gc.gradcheck(f, (x, w, b))
+    scalar = lambda x, w, b: (f(x, w, b) ** 2).sum()  # noqa: E731
+    for i in range(3):
+        assert gc.gradcheck(gc.grad(scalar, argnums=i), (x, w, b), atol=1e-4)
+
+
+def test_fused_linear_batched_input_and_jvp(device):
+    x, w, b = _f64((2, 4, 3), device, 6), _f64((5, 3), device, 7), _f64((5,), device, 8)
+    assert gc.gradcheck(lambda x, w, b: F.linear(x, w, b, activation="tanh"), (x, w, b))
+    t = _f64((2, 4, 3), device, 9)
+    _, jv = gc.jvp(lambda x: F.linear(x, w, b, activation="sigmoid"), (x,), (t,))
+    _, back = gc.vjp(lambda x: F.linear(x, w, b, activation="sigmoid"), x)
+    u = _f64((2, 4, 5), device, 10)
+    # <J t, u> == <t, J^T u>
+    lhs = float((jv * u).sum().item())
+    rhs = float((t * back(u)[0]).sum().item())
+    assert abs(lhs - rhs) < 1e-10
+
+
+def test_linear_shapes_and_errors(device):
+    layer = gc.nn.Linear(4, 3, device=device)
+    assert layer.weight.shape == (3, 4) and layer.bias.shape == (3,)
+    assert layer(gc.ones((2, 4), device=device)).shape == (2, 3)
+    with pytest.raises(ValueError, match="linear"):
+        layer(gc.ones((2, 5), device=device))
+    assert gc.nn.Linear(4, 3, bias=False, device=device).bias is None
+
+
+def test_sequential_fuses_linear_and_activation(device):
+    net = gc.nn.Sequential(gc.nn.Linear(4, 8), gc.nn.Tanh(), gc.nn.Linear(8, 2), gc.nn.ReLU()).to(device)
+    out = net(gc.ones((3, 4), device=device))
+    assert type(out.node).__name__ == "LinearAct"
+    manual = gc.relu(net[2](gc.tanh(net[0](gc.ones((3, 4), device=device)))))
+    np.testing.assert_allclose(out.numpy(), manual.numpy(), rtol=1e-6)
+
+
+def test_mlp_structure_init_and_repr():
+    net = gc.nn.MLP([10, 32, 32, 3], activation="tanh")
+    kinds = [type(m).__name__ for m in net.children()]
+    assert kinds == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+    assert "MLP(sizes=[10, 32, 32, 3]" in repr(net) and "Linear(in_features=10" in repr(net)
+    assert all(float(abs(m.bias).sum().item()) == 0 for m in net.children() if hasattr(m, "bias"))
+    # Xavier for tanh: std ~ gain * sqrt(2 / (fan_in + fan_out))
+    w = gc.nn.MLP([400, 400], activation="tanh")[0].weight.numpy()
+    assert abs(w.std() - (5 / 3) * np.sqrt(2 / 800)) < 0.01
+    w = gc.nn.MLP([400, 400, 2], activation="relu")[0].weight.numpy()
+    assert abs(w.std() - np.sqrt(2 / 400)) < 0.005
+    with pytest.raises(ValueError, match="MLP"):
+        gc.nn.MLP([3], activation="relu")
+    with pytest.raises(ValueError, match="activation"):
+        gc.nn.MLP([3, 2], activation="swish")
+
+
+def test_losses_values_and_gradients(device):
+    x, t = _f64((4, 3), device, 11), _f64((4, 3), device, 12)
+    np.testing.assert_allclose(F.mse_loss(x, t).item(), ((x.numpy() - t.numpy()) ** 2).mean())
+    assert gc.gradcheck(lambda x: F.mse_loss(x, t, reduction="sum"), (x,))
+    target = gc.tensor((np.random.default_rng(0).random((4, 3)) > 0.5).astype(np.float64), device=device)
+    ref = np.mean(np.log1p(np.exp(x.numpy())) - x.numpy() * target.numpy())
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, target).item(), ref)
+    assert gc.gradcheck(lambda x: F.binary_cross_entropy_with_logits(x, target), (x,))
+    with pytest.raises(ValueError, match="mse_loss"):
+        F.mse_loss(x, t[:2])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_matches_log_softmax_and_gradchecks(reduction, device):
+    logits = _f64((5, 4), device, 13)
+    labels = gc.tensor([0, 3, 1, 1, 2], device=device)
+    got = F.cross_entropy(logits, labels, reduction=reduction)
+    per_row = -gc.log_softmax(logits, axis=-1).numpy()[np.arange(5), labels.numpy()]
+    ref = {"mean": per_row.mean(), "sum": per_row.sum(), "none": per_row}[reduction]
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12)
+    assert gc.gradcheck(lambda z: F.cross_entropy(z, labels, reduction=reduction), (logits,))
+    scalar = lambda z: (F.cross_entropy(z, labels, reduction=reduction) ** 2).sum()  # noqa: E731
+    assert gc.gradcheck(gc.grad(scalar), (logits,), atol=1e-4)
+
+
+def test_cross_entropy_stable_and_checked(device):
+    logits = gc.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]], device=device, requires_grad=True)
+    loss = F.cross_entropy(logits, gc.tensor([1, 1], device=device))
+    loss.backward()
+    assert np.isfinite(loss.item()) and abs(loss.item() - 1e4) < 1
+    assert np.isfinite(logits.grad.numpy()).all()
+    with pytest.raises(ValueError, match="cross_entropy"):
+        F.cross_entropy(logits, gc.tensor([0, 3], device=device))
+    with pytest.raises(TypeError):
+        F.cross_entropy(logits, gc.tensor([0.0, 1.0], device=device))
+    with pytest.raises(ValueError, match="labels"):
+        F.cross_entropy(logits, gc.tensor([0, 1, 1], device=device))
+
+
+def test_loss_modules(device):
+    x = _f64((3, 2), device, 14)
+    assert gc.nn.MSELoss()(x, x).item() == 0
+    assert gc.nn.CrossEntropyLoss(reduction="sum")(x, gc.tensor([0, 1, 0], device=device)).shape == ()
+    assert gc.nn.BCEWithLogitsLoss()(x, gc.zeros_like(x)).item() > 0

@@ -1,0 +1,137 @@
+"""Module: registration, traversal, train/eval, state dicts, device moves, flat buffers."""
+import numpy as np
+import pytest
+
+import gradcore as gc
+
+
+class Tiny(gc.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = gc.nn.Parameter(gc.ones(2))
+        self.body = gc.nn.Sequential(gc.nn.Linear(2, 3), gc.nn.ReLU())
+
+    def forward(self, x):
+        return self.body(x * self.scale)
+
+
+def test_registration_and_traversal():
+    m = Tiny()
+    names = [n for n, _ in m.named_parameters()]
+    assert names == ["scale", "body.0.weight", "body.0.bias"]
+    assert [n for n, _ in m.named_modules()] == ["", "body", "body.0", "body.1"]
+    assert len(list(m.parameters())) == 3
+    m.eval()
+    assert not m.training and not m.body.training
+    m.train()
+    assert m.body[1].training
+    del m.scale
+    assert [n for n, _ in m.named_parameters()] == ["body.0.weight", "body.0.bias"]
+
+
+def test_shared_parameter_listed_once():
+    lin = gc.nn.Linear(2, 2)
+    seq = gc.nn.Sequential(lin, lin)
+    assert len(list(seq.parameters())) == 2
+
+
+def test_state_dict_round_trip_and_strict_errors():
+    a, b = Tiny(), Tiny()
+    b.load_state_dict(a.state_dict())
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    before = [p.numpy().copy() for p in b.parameters()]
+    bad = dict(a.state_dict())
+    bad["body.0.weight"] = gc.zeros(4, 4)
+    with pytest.raises(ValueError, match="body.0.weight"):
+        b.load_state_dict(bad)
+    missing = dict(a.state_dict())
+    missing.pop("scale")
+    missing["extra"] = gc.zeros(1)
+    with pytest.raises(KeyError, match="scale"):
+        b.load_state_dict(missing)
+    for p, old in zip(b.parameters(), before):  # a failed load changes nothing
+        np.testing.assert_array_equal(p.numpy(), old)
+    assert b.load_state_dict(missing, strict=False) == (["scale"], ["extra"])
+
+
+def test_flat_buffer_views_survive_load_state_dict_and_steps():
+    net = gc.nn.MLP([3, 4, 2])
+    opt = gc.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    pack = next(iter(net.parameters()))._pack
+    assert all(p._pack is pack for p in net.parameters())
+    assert all(p.data.base is pack.data or p.data.base is pack.data.base for p in net.parameters())
+    other = gc.nn.MLP([3, 4, 2])
+    net.load_state_dict(other.state_dict())
+    assert pack.intact()
+    np.testing.assert_array_equal(pack.data[:12].reshape(4, 3), other[0].weight.numpy())
+    x = gc.randn(5, 3)
+    net(x).sum().backward()
+    g = [p.grad.numpy().copy() for p in net.parameters()]
+    np.testing.assert_array_equal(pack.grad, np.concatenate([a.ravel() for a in g]))
+    opt.step()
+    assert pack.intact()
+    opt.zero_grad()
+    assert not pack.grad.any() and all(not p.grad.numpy().any() for p in net.parameters())
+
+
+def test_flat_buffer_behaves_like_separate_parameters():
+    """One SGD run with packed parameters equals the same run done by hand, parameter by parameter."""
+    gc.manual_seed(3)
+    net = gc.nn.MLP([3, 5, 2], activation="tanh")
+    ref = [p.numpy().astype(np.float64).copy() for p in net.parameters()]
+    bufs = [np.zeros_like(r) for r in ref]
+    opt = gc.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
+    x, y = gc.randn(8, 3), gc.tensor(np.arange(8) % 2)
+    for step in range(3):
+        opt.zero_grad()
+        loss = gc.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        grads = [p.grad.numpy().astype(np.float64) for p in net.parameters()]
+        for r, b, g in zip(ref, bufs, grads):
+            d = g + 1e-3 * r
+            b[...] = d if step == 0 else 0.9 * b + d
+            r -= 0.05 * b
+        opt.step()
+        for r, p in zip(ref, net.parameters()):
+            np.testing.assert_allclose(p.numpy(), r, rtol=1e-5, atol=1e-6)
+        # after the reference moved, re-sync it to float32 rounding
+        ref = [p.numpy().astype(np.float64).copy() for p in net.parameters()]
+
+
+def test_rebound_data_or_grad_is_synced_back():
+    net = gc.nn.Linear(2, 2)
+    opt = gc.optim.SGD(net.parameters(), lr=1.0)
+    net.weight.data = np.full((2, 2), 3.0, np.float32)  # user code rebinds
+    net.weight.grad = gc.ones(2, 2)
+    opt.step()
+    assert net.weight._pack.intact()
+    np.testing.assert_array_equal(net.weight.numpy(), np.full((2, 2), 2.0))
+
+
+def test_module_to_cpu_and_dtype():
+    net = gc.nn.MLP([2, 3, 1])
+    opt = gc.optim.SGD(net.parameters(), lr=0.1)
+    assert net.to("cpu") is net
+    assert net[0].weight._pack.intact()
+    net.to(dtype="float64")
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    net(gc.ones((1, 2), dtype="float64")).sum().backward()
+    opt2 = gc.optim.SGD(net.parameters(), lr=0.1)
+    opt2.step()
+    assert net[0].weight._pack.dtype == np.float64
+    del opt
+
+
+@pytest.mark.gpu
+def test_module_to_cuda_keeps_views():
+    if not gc.cuda.is_available():
+        pytest.skip(gc.cuda.unavailable_reason())
+    net = gc.nn.MLP([3, 4, 2])
+    opt = gc.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net.to("cuda")
+    pack = net[0].weight._pack
+    assert pack.intact() and str(pack.device) == "cuda:0"
+    net(gc.ones((2, 3), device="cuda")).sum().backward()
+    opt.step()
+    assert pack.intact()
