@@ -154,7 +154,7 @@ def run(cfg, log=print):
 
 
 def _one_epoch(cfg, model, opt, loader, epoch, x_te, y_te, device, log):
-    bar = _progress(cfg, len(loader.arrays[0]), epoch)
+    bar = _progress(cfg, loader.num_samples, epoch)
     model.train()
     seen, loss_sum, correct = 0, 0.0, 0
     started = time.perf_counter()

@@ -1,0 +1,198 @@
+"""``gradcore bench``: run the suite's short version side by side and write a markdown table, raw
+JSON and a PNG chart (GPU-over-CPU speedup vs size, gradcore-over-baseline ratios)."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+
+import numpy
+
+import gradcore as gc
+from gradcore.bench import workloads as W
+from gradcore.bench.runner import time_interleaved
+
+__all__ = ["environment", "cases", "run_suite", "write_reports", "run_cli"]
+
+MLP_SMALL = ((784, 1024, 1024, 10), 256)
+MLP_LARGE = ((784, 4096, 4096, 4096, 10), 1024)
+MLP_HUGE = ((784, 4096, 4096, 4096, 10), 8192)
+
+
+def environment():
+    """Versions and devices, recorded with every result set."""
+    env = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "command": " ".join(["gradcore" if sys.argv[0].endswith("gradcore") else sys.argv[0]] + sys.argv[1:]),
+           "python": platform.python_version(), "platform": platform.platform(),
+           "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "gradcore": gc.__version__,
+           "gpu": None}
+    try:
+        import torch  # noqa: PLC0415
+        env["torch"] = torch.__version__
+        env["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        env["torch"] = None
+    if gc.cuda.is_available():
+        import cupy  # noqa: PLC0415
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        env.update(gpu=props["name"].decode(), cupy=cupy.__version__,
+                   cuda_runtime=cupy.cuda.runtime.runtimeGetVersion(),
+                   cuda_driver=cupy.cuda.runtime.driverGetVersion())
+    else:
+        env["gpu_unavailable"] = gc.cuda.unavailable_reason()
+    return env
+
+
+def cases(device, quick):
+    """(case name, parameter label, factory, kwargs, engines) for one device."""
+    gpu = device != "cpu"
+    sizes_mb = (1, 16) if quick else ((1, 16, 64, 256) if gpu else (1, 16, 64))
+    mlps = [MLP_SMALL] if quick else ([MLP_SMALL, MLP_LARGE, MLP_HUGE] if gpu else [MLP_SMALL, MLP_LARGE])
+    out = []
+    for sizes, batch in mlps:
+        label = f"{'-'.join(map(str, sizes))} b{batch}"
+        out.append(("mlp_step", label, W.mlp_step, dict(sizes=sizes, batch=batch), W.ENGINES))
+        out.append(("mlp_gemms", label, W.mlp_gemms, dict(sizes=sizes, batch=batch), ("gradcore",)))
+    out.append(("chain100", "100 ops, 4x4", W.chain, dict(n_ops=100), W.ENGINES))
+    for mb in sizes_mb:
+        for name, factory in (("copy", W.copy), ("sigmoid_backward", W.activation_backward),
+                              ("bias_relu", W.bias_act), ("softmax_xent", W.softmax_xent),
+                              ("bias_grad", W.bias_grad)):
+            out.append((name, f"{mb} MB", factory, dict(mbytes=mb), W.ENGINES))
+    out.append(("sgd_momentum_step", "784-1024-1024-10", W.optimizer_step, {}, W.ENGINES))
+    out.append(("matmul", "1024x1024", W.matmul, dict(n=1024), W.ENGINES))
+    return out
+
+
+def run_suite(devices=None, quick=False, reps=20, log=print, only=None):
+    """Measure every case (or those named in ``only``) on every device; returns result rows."""
+    devices = devices or (["cpu", "cuda"] if gc.cuda.is_available() else ["cpu"])
+    rows = []
+    for device in devices:
+        for name, label, factory, kwargs, engines in cases(device, quick):
+            if only is not None and name not in only:
+                continue
+            steps, info, skipped = {}, {}, {}
+            for engine in engines:
+                try:
+                    steps[engine], info = factory(engine, device, **kwargs)
+                except W.Unavailable as e:
+                    skipped[engine] = str(e)
+            times = time_interleaved(steps, device, reps=reps)
+            row = {"case": name, "params": label, "device": device, "info": info,
+                   "median_s": {e: t["median_s"] for e, t in times.items()}, "skipped": skipped}
+            rows.append(row)
+            log(f"{device:5s} {name:18s} {label:30s} " + "  ".join(
+                f"{e} {t['median_s'] * 1e3:9.3f} ms" for e, t in times.items()))
+    _derive(rows)
+    return rows
+
+
+def _derive(rows):
+    """Ratios, achieved bandwidth vs the copy kernel, step time vs GEMM time, GPU speedups."""
+    index = {(r["case"], r["params"], r["device"]): r for r in rows}
+    for r in rows:
+        t = r["median_s"]
+        g = t.get("gradcore")
+        r["ratios"] = {f"gradcore/{e}": g / v for e, v in t.items() if e != "gradcore" and g and v}
+        nbytes = r["info"].get("bytes")
+        if nbytes:
+            r["gbps"] = {e: nbytes / v / 1e9 for e, v in t.items()}
+            copy = index.get(("copy", r["params"], r["device"]))
+            if copy and g and r["case"] != "copy":
+                r["fraction_of_copy"] = r["gbps"]["gradcore"] / copy["gbps"]["gradcore"]
+        if r["case"] == "mlp_step" and g:
+            gemm = index.get(("mlp_gemms", r["params"], r["device"]))
+            if gemm:
+                r["step_over_gemms"] = g / gemm["median_s"]["gradcore"]
+        if r["device"] != "cpu" and g:
+            cpu = index.get((r["case"], r["params"], "cpu"))
+            if cpu and cpu["median_s"].get("gradcore"):
+                r["gpu_speedup"] = cpu["median_s"]["gradcore"] / g
+
+
+def _table(rows):
+    head = ("| device | case | size | gradcore ms | numpy ms | torch ms | gc/numpy | gc/torch "
+            "| GB/s (gc) | % of copy | step/GEMMs | GPU speedup |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+    for r in rows:
+        t = r["median_s"]
+        lines.append("| " + " | ".join([
+            r["device"], r["case"], r["params"],
+            fmt(t.get("gradcore") and t["gradcore"] * 1e3, ".3f"),
+            fmt(t.get("numpy") and t["numpy"] * 1e3, ".3f"),
+            fmt(t.get("torch") and t["torch"] * 1e3, ".3f"),
+            fmt(r["ratios"].get("gradcore/numpy"), ".2f"), fmt(r["ratios"].get("gradcore/torch"), ".2f"),
+            fmt(r.get("gbps", {}).get("gradcore"), ".1f"),
+            fmt(r.get("fraction_of_copy") and 100 * r["fraction_of_copy"], ".0f"),
+            fmt(r.get("step_over_gemms"), ".2f"), fmt(r.get("gpu_speedup"), ".1f")]) + " |")
+    return "\n".join(lines)
+
+
+def write_reports(rows, env, out_dir):
+    """Write results.md, results.json and results.png into ``out_dir``; returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    md, js, png = (os.path.join(out_dir, f"results.{ext}") for ext in ("md", "json", "png"))
+    with open(js, "w") as f:
+        json.dump({"environment": env, "results": rows}, f, indent=1, default=str)
+    env_lines = "\n".join(f"- {k}: {v}" for k, v in env.items())
+    with open(md, "w") as f:
+        f.write(f"# gradcore benchmark results\n\n{env_lines}\n\nMedian of >= 20 interleaved "
+                "samples; ratios are gradcore time over baseline time (lower is better for "
+                f"gradcore).\n\n{_table(rows)}\n")
+    written = [md, js]
+    try:
+        _chart(rows, png)
+        written.append(png)
+    except ImportError:
+        print("matplotlib is not installed: no chart (pip install 'gradcore[plot]')", file=sys.stderr)
+    return written
+
+
+def _chart(rows, path):
+    import matplotlib  # noqa: PLC0415 (optional extra)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels, values, colors = [], [], []
+    for r in rows:
+        for key, v in r["ratios"].items():
+            labels.append(f"{r['device']} {r['case']} {r['params']} {key.split('/')[1]}")
+            values.append(v)
+            colors.append("tab:blue" if key.endswith("numpy") else "tab:orange")
+    left.barh(range(len(values)), values, color=colors)
+    left.set_yticks(range(len(values)), labels, fontsize=6)
+    left.axvline(1.0, color="black", lw=0.8)
+    left.set_xscale("log")
+    left.set_xlabel("gradcore time / baseline time (blue: NumPy, orange: PyTorch)")
+    left.invert_yaxis()
+    speed = [r for r in rows if "gpu_speedup" in r]
+    if speed:
+        by_case = {}
+        for r in speed:
+            by_case.setdefault(r["case"], []).append((r["params"], r["gpu_speedup"]))
+        for case, pts in by_case.items():
+            right.plot([p for p, _ in pts], [s for _, s in pts], marker="o", label=case)
+        right.set_yscale("log")
+        right.set_ylabel("GPU speedup over CPU (gradcore)")
+        right.tick_params(axis="x", labelrotation=30, labelsize=7)
+        right.legend(fontsize=7)
+    else:
+        right.text(0.5, 0.5, "no GPU in this run", ha="center", va="center")
+        right.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def run_cli(args):
+    """Entry of ``gradcore bench``."""
+    env = environment()
+    rows = run_suite(quick=args.quick)
+    for path in write_reports(rows, env, args.out):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Tests of gradcore.data: the DataLoader and the datasets."""
