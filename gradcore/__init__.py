@@ -19,8 +19,9 @@ from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
 from gradcore.autograd.mode import (detect_anomaly, enable_grad, is_anomaly_enabled,
                                     is_grad_enabled, no_grad, set_grad_enabled)
 from gradcore.autograd.numerical import GradcheckError, gradcheck, numerical_grad
-from gradcore.backend import (Device, device, get_default_device, get_matmul_precision,
-                              manual_seed, set_default_device, set_matmul_precision)
+from gradcore.backend import (Device, OutOfMemoryError, device, get_default_device,
+                              get_matmul_precision, manual_seed, set_default_device,
+                              set_matmul_precision)
 from gradcore.creation import (arange, empty, full, full_like, ones, ones_like, rand, randn,
                                zeros, zeros_like)
 from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
@@ -37,11 +38,12 @@ from gradcore.ops.shape import (broadcast_to, expand_dims, flatten, reshape, squ
 from gradcore.ops.softmax import log_softmax, logsumexp, softmax
 from gradcore.io import load, save
 from gradcore import data  # after Tensor and the ops: the loader builds Tensors
+from gradcore import viz
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda", "nn", "optim", "ops",
+    "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda", "OutOfMemoryError", "nn", "optim", "ops",
     "get_default_device", "set_default_device", "get_default_dtype", "set_default_dtype",
     "manual_seed", "set_matmul_precision", "get_matmul_precision",
     "bool_", "float16", "float32", "float64", "int32", "int64", "uint8",
@@ -58,5 +60,5 @@ __all__ = [
     "is_anomaly_enabled",
     "grad", "value_and_grad", "vjp", "jvp", "hvp", "numerical_grad", "gradcheck",
     "GradcheckError",
-    "save", "load", "data",
+    "save", "load", "data", "viz",
 ]

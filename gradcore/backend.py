@@ -15,7 +15,23 @@ __all__ = [
     "Device", "device", "get_default_device", "set_default_device", "cuda_is_available",
     "cuda_unavailable_reason", "cuda_device_count", "array_module", "device_of", "to_device",
     "manual_seed", "random_state", "set_matmul_precision", "get_matmul_precision",
+    "OutOfMemoryError", "out_of_memory",
 ]
+
+
+class OutOfMemoryError(MemoryError):
+    """The GPU ran out of memory; the message names the op, the device and the request."""
+
+
+def out_of_memory(where, dev, err):
+    """A gradcore OutOfMemoryError for ``err`` raised by CuPy, after freeing CuPy's cached
+    blocks so that the process can go on (with smaller batches, say)."""
+    try:
+        dev.xp.get_default_memory_pool().free_all_blocks()
+    except Exception:  # noqa: BLE001 (best effort; the error below is what matters)
+        pass
+    return OutOfMemoryError(f"{where}: out of GPU memory on {dev}: {err}. Cached blocks were "
+                            "released; reduce the batch or model size")
 
 
 class _CudaProbe:
@@ -58,6 +74,7 @@ class _CudaProbe:
                            "install gradcore[cuda], which adds the nvidia-cuda-nvrtc package")
             return
         self.cupy, self.count, self.reason = cupy, count, ""
+        _apply_matmul_precision(cupy)
 
 
 _probe = _CudaProbe()
@@ -219,9 +236,7 @@ def to_device(array, dev):
         try:
             return dev.xp.asarray(array)
         except dev.xp.cuda.memory.OutOfMemoryError as e:
-            nbytes = getattr(array, "nbytes", "?")
-            raise MemoryError(f"to_device: out of GPU memory on {dev} while copying "
-                              f"{nbytes} bytes: {e}") from e
+            raise out_of_memory(f"to_device (copying {getattr(array, 'nbytes', '?')} bytes)", dev, e) from e
 
 
 # One generator per device family, so a seed gives the same numbers on every run. GPU tensors
@@ -257,6 +272,23 @@ def set_matmul_precision(precision):
         raise ValueError(f"set_matmul_precision: expected 'highest' or 'high', got {precision!r}")
     _matmul["precision"] = precision
     os.environ["CUPY_TF32"] = "1" if precision == "high" else "0"
+    if _probe.cupy is not None:
+        _apply_matmul_precision(_probe.cupy)
+
+
+def _apply_matmul_precision(cupy):
+    """Tell cuBLAS (through CuPy) whether float32 GEMMs may use TF32 tensor cores.
+
+    CuPy reads CUPY_TF32 once per dtype and caches it, so a change after the first GEMM must go
+    through its compute-type switch. NOTE: that switch is internal to CuPy; if it moves, the
+    environment variable (read before the first GEMM) still applies.
+    """
+    try:
+        linalg = cupy._core._routines_linalg
+        mode = linalg.COMPUTE_TYPE_TF32 if _matmul["precision"] == "high" else linalg.COMPUTE_TYPE_DEFAULT
+        linalg.set_compute_type(numpy.float32, mode)
+    except AttributeError:
+        os.environ["CUPY_TF32"] = "1" if _matmul["precision"] == "high" else "0"
 
 
 def get_matmul_precision():

@@ -29,7 +29,7 @@ import weakref
 import numpy
 
 from gradcore.autograd.mode import STATE
-from gradcore.backend import array_module, device_of
+from gradcore.backend import OutOfMemoryError, array_module, device_of, out_of_memory
 from gradcore.tensor import Tensor, as_tensor
 
 __all__ = ["Function", "tsum"]
@@ -92,7 +92,13 @@ class Function:
             xs = [x if type(x) in _PY_SCALARS or isinstance(inp, Tensor) else
                   as_tensor(x, device=device).data for x, inp in zip(xs, inputs)]
 
-        ys = self.forward(*xs)
+        try:
+            ys = self.forward(*xs)
+        except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
+            if device.type == "cpu" or isinstance(e, OutOfMemoryError):
+                raise
+            shapes = [tuple(getattr(x, "shape", ())) for x in xs]
+            raise out_of_memory(f"{type(self).__name__} (input shapes {shapes})", device, e) from e
         if isinstance(ys, _NP_SCALAR):  # NumPy returns scalars from 0-d math; keep arrays
             ys = numpy.asarray(ys)
         multi = type(ys) is tuple

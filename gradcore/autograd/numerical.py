@@ -108,11 +108,15 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
         if n is None:
             continue
         a = numpy.asarray(a.numpy(), dtype=numpy.float64)
+        if a.shape != n.shape:  # isclose would broadcast a wrongly shaped gradient
+            raise GradcheckError(f"gradcheck: gradient of input {i} has shape {a.shape} but the "
+                                 f"input has shape {n.shape}")
         bad = ~numpy.isclose(a, n, atol=atol, rtol=rtol)
         if bad.any():
             idx = tuple(int(k) for k in numpy.argwhere(bad)[0])
             raise GradcheckError(
                 f"gradcheck: gradient of input {i} (shape {args[i].shape}) disagrees at element "
-                f"{idx}: analytic {a[idx]!r} vs numerical {n[idx]!r} (atol={atol}, rtol={rtol}; "
+                f"{idx}: analytic {float(a[idx])!r} vs numerical {float(n[idx])!r} "
+                f"(atol={atol}, rtol={rtol}; "
                 f"{int(bad.sum())} of {bad.size} elements differ)")
     return True

@@ -1,0 +1,77 @@
+"""Small helpers shared by the op tests: float64 inputs on a device, non-contiguous views, and
+numerical checks of second derivatives and of forward-mode (jvp) tangents."""
+import numpy as np
+
+import gradcore as gc
+
+
+def randn(shape, device, seed=0, low=None, high=None):
+    """A float64 tensor on ``device``: standard normal, or uniform in [low, high)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape) if low is None else rng.uniform(low, high, shape)
+    return gc.tensor(np.asarray(a, dtype=np.float64), device=device)
+
+
+def away_from_zero(shape, device, seed=0, gap=0.2):
+    """Normal samples pushed at least ``gap`` away from 0 (no kink within finite differences)."""
+    a = np.random.default_rng(seed).standard_normal(shape)
+    a = np.where(a >= 0, a + gap, a - gap)
+    return gc.tensor(np.asarray(a, dtype=np.float64), device=device)
+
+
+def noncontig(a, device, kind="strided"):
+    """A tensor equal to ``a`` whose data is a non-contiguous view on ``device``.
+
+    ``strided``: every other element of a twice-as-wide array (any ndim >= 1);
+    ``transposed``: the transpose of a contiguous array (ndim >= 2; Fortran-ordered).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if kind == "transposed":
+        base = gc.tensor(np.ascontiguousarray(a.T), device=device)
+        view = gc.as_tensor(base.data.T)
+    else:
+        wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],))
+        wide[..., ::2] = a
+        view = gc.as_tensor(gc.tensor(wide, device=device).data[..., ::2])
+    assert not view.data.flags.c_contiguous
+    np.testing.assert_array_equal(view.numpy(), a)
+    return view
+
+
+def gradcheck2(f, inputs, **kw):
+    """Second-order check: gradcheck of x -> d<f(x), w>/dx (every input, flattened and joined)
+    for a fixed random weight w, so the gradient of the gradient is compared with finite
+    differences of the gradient."""
+    inputs = tuple(inputs)
+    with gc.no_grad():
+        shape = f(*inputs).shape
+    w = gc.tensor(np.random.default_rng(7).standard_normal(shape), device=inputs[0].device)
+    nums = tuple(range(len(inputs)))
+
+    def first(*xs):
+        gs = gc.grad(lambda *zs: (f(*zs) * w).sum(), argnums=nums)(*xs)
+        return gc.concatenate([g.flatten() for g in gs])
+
+    return gc.gradcheck(first, inputs, **kw)
+
+
+def jvpcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-5):
+    """Forward mode: the tangent from ``gc.jvp`` against the central difference
+    (f(x + eps v) - f(x - eps v)) / 2 eps along a random direction v; values against f(x)."""
+    inputs = tuple(inputs)
+    rng = np.random.default_rng(3)
+    tangents = [gc.tensor(rng.standard_normal(x.shape), device=x.device) for x in inputs]
+    y, ty = gc.jvp(f, inputs, tangents)
+
+    def at(sign):
+        moved = [gc.tensor(x.numpy() + sign * eps * t.numpy(), device=x.device)
+                 for x, t in zip(inputs, tangents)]
+        with gc.no_grad():
+            return f(*moved).numpy()
+
+    with gc.no_grad():
+        np.testing.assert_allclose(y.numpy(), f(*inputs).numpy(), rtol=1e-12, atol=1e-12)
+    assert ty.shape == y.shape and ty.dtype == y.dtype
+    numeric = (at(1) - at(-1)) / (2 * eps)
+    np.testing.assert_allclose(ty.numpy(), numeric, rtol=rtol, atol=atol)
+    return True

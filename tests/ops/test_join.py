@@ -1,0 +1,99 @@
+"""concatenate, stack, split: values vs NumPy, gradients (including split parts that receive no
+gradient), second order, forward mode, errors."""
+import numpy as np
+import pytest
+
+import gradcore as gc
+from tests.helpers import gradcheck2, jvpcheck, noncontig, randn
+
+CONCAT = [  # (shapes, axis)
+    (((2, 3), (1, 3)), 0),
+    (((2, 1), (2, 3), (2, 2)), 1),
+    (((2, 1, 2), (2, 3, 2)), -2),
+    (((1,), (3,)), 0),
+]
+
+
+@pytest.mark.parametrize("shapes,axis", CONCAT, ids=str)
+def test_concatenate(shapes, axis, device):
+    xs = [randn(s, device, seed=i) for i, s in enumerate(shapes)]
+    y = gc.concatenate(xs, axis)
+    np.testing.assert_array_equal(y.numpy(), np.concatenate([x.numpy() for x in xs], axis))
+    f = lambda *zs: gc.concatenate(zs, axis)  # noqa: E731
+    assert gc.gradcheck(f, xs)
+    assert gradcheck2(lambda *zs: f(*zs) ** 2, xs)
+    assert jvpcheck(f, xs)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, 2])
+def test_stack(axis, device):
+    xs = [randn((2, 3), device, seed=i) for i in range(3)]
+    y = gc.stack(xs, axis)
+    np.testing.assert_array_equal(y.numpy(), np.stack([x.numpy() for x in xs], axis))
+    f = lambda *zs: gc.stack(zs, axis)  # noqa: E731
+    assert gc.gradcheck(f, xs)
+    assert gradcheck2(lambda *zs: f(*zs) ** 2, xs)
+    assert jvpcheck(f, xs)
+
+
+def test_stack_of_scalars_and_noncontiguous(device):
+    s = [randn((), device, seed=i) for i in range(3)]
+    np.testing.assert_array_equal(gc.stack(s).numpy(), [x.item() for x in s])
+    assert gc.gradcheck(lambda *zs: gc.stack(zs), s)
+    a, b = randn((3, 2), device, seed=1).numpy(), randn((3, 2), device, seed=2).numpy()
+    xs = [noncontig(a, device, "transposed"), noncontig(b, device)]
+    np.testing.assert_array_equal(gc.concatenate(xs, 1).numpy(), np.concatenate([a, b], 1))
+    assert gc.gradcheck(lambda *zs: gc.concatenate(zs, 1), xs)
+    assert gc.gradcheck(lambda *zs: gc.stack(zs, 1), xs)
+
+
+SPLIT = [  # (shape, indices_or_sections, axis)
+    ((6,), 3, 0),
+    ((2, 6), [1, 4], 1),
+    ((4, 3), 2, 0),
+    ((2, 5), [2], -1),
+    ((3, 4), [0, 2, 4], 1),  # includes empty parts
+]
+
+
+@pytest.mark.parametrize("shape,sections,axis", SPLIT, ids=str)
+def test_split(shape, sections, axis, device):
+    x = randn(shape, device)
+    parts = gc.split(x, sections, axis)
+    expected = np.split(x.numpy(), sections, axis)
+    assert len(parts) == len(expected)
+    for p, e in zip(parts, expected):
+        np.testing.assert_array_equal(p.numpy(), e)
+
+    def weighted(z):  # every part, each with its own weight
+        return gc.concatenate([p * (i + 1) for i, p in enumerate(gc.split(z, sections, axis))],
+                              axis)
+
+    assert gc.gradcheck(weighted, (x,))
+    assert gradcheck2(lambda z: weighted(z) ** 2, (x,))
+    assert jvpcheck(weighted, (x,))
+    assert gc.gradcheck(weighted, (noncontig(x.numpy(), device),))
+
+
+def test_split_parts_without_gradient_get_zeros(device):
+    x = gc.tensor(np.arange(6.0), device=device, requires_grad=True)
+    a, b, c = gc.split(x, 3)
+    (b * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 2, 2, 0, 0])
+    assert gc.gradcheck(lambda z: gc.split(z, 3)[2] ** 2, (randn((6,), device),))
+
+
+def test_errors(device):
+    a, b = gc.zeros((2, 3), device=device), gc.zeros((2, 2), device=device)
+    with pytest.raises(ValueError, match="concatenate"):
+        gc.concatenate([a, b], 0)
+    with pytest.raises(ValueError, match="concatenate"):
+        gc.concatenate([])
+    with pytest.raises(ValueError, match="concatenate"):
+        gc.concatenate([a, a], 2)
+    with pytest.raises(ValueError, match="stack"):
+        gc.stack([a, b])
+    with pytest.raises(ValueError, match="split"):
+        gc.split(a, 2, axis=1)
+    with pytest.raises(ValueError, match="split"):
+        gc.split(a, 2, axis=2)

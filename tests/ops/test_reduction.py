@@ -1,0 +1,129 @@
+"""sum, mean, var, max, min over axis=None|int|tuple with keepdims: values vs NumPy, gradients,
+second order, forward mode, and the tie rule of max/min (ties share the gradient equally)."""
+import numpy as np
+import pytest
+
+import gradcore as gc
+from tests.helpers import gradcheck2, jvpcheck, noncontig, randn
+
+# name -> (gradcore function(x, axis, keepdims), NumPy reference(a, axis, keepdims))
+RED = {
+    "sum": (gc.sum, np.sum),
+    "mean": (gc.mean, np.mean),
+    "var": (gc.var, np.var),
+    "var(ddof=1)": (lambda x, axis, keepdims: gc.var(x, axis, keepdims, ddof=1),
+                    lambda a, axis, keepdims: np.var(a, axis=axis, keepdims=keepdims, ddof=1)),
+    "max": (gc.max, np.max),
+    "min": (gc.min, np.min),
+    "Tensor.sum": (lambda x, axis, keepdims: x.sum(axis, keepdims), np.sum),
+    "Tensor.mean": (lambda x, axis, keepdims: x.mean(axis=axis, keepdims=keepdims), np.mean),
+    "Tensor.var": (lambda x, axis, keepdims: x.var(axis, keepdims), np.var),
+    "Tensor.max": (lambda x, axis, keepdims: x.max(axis, keepdims), np.max),
+    "Tensor.min": (lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), np.min),
+}
+AXES = [None, 0, 1, -1, (0, 2), (-1, 0), (0, 1, 2)]
+FAMILIES = ["sum", "mean", "var", "var(ddof=1)", "max", "min"]
+
+
+def _call(name, x, axis, keepdims):
+    return RED[name][0](x, axis, keepdims)
+
+
+def _ref(name, a, axis, keepdims):
+    return RED[name][1](a, axis=axis, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", RED)
+def test_forward_and_gradcheck(name, axis, keepdims, device):
+    x = randn((2, 3, 4), device)
+    y = _call(name, x, axis, keepdims)
+    expected = _ref(name, x.numpy(), axis, keepdims)
+    assert y.shape == expected.shape and y.dtype == np.float64
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-12, atol=1e-14)
+    assert gc.gradcheck(lambda z: _call(name, z, axis, keepdims), (x,))
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (3, 1), (1, 4)], ids=str)
+@pytest.mark.parametrize("name", ["sum", "mean", "var(ddof=1)", "max", "min"])
+def test_scalars_and_size_one_dims(name, shape, device):
+    x = randn(shape, device)
+    axes = [None] + ([] if shape == () else [0, -1])
+    for axis in axes:
+        for keepdims in (False, True):
+            if name == "var(ddof=1)" and (x.size == 1 or axis is not None and shape[axis] == 1):
+                continue  # ddof=1 over one element divides by zero
+            y = _call(name, x, axis, keepdims)
+            np.testing.assert_allclose(y.numpy(), _ref(name, x.numpy(), axis, keepdims),
+                                       rtol=1e-12)
+            assert gc.gradcheck(lambda z: _call(name, z, axis, keepdims), (x,))
+
+
+@pytest.mark.parametrize("kind", ["strided", "transposed"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_noncontiguous(name, kind, device):
+    a = randn((3, 4), device).numpy()
+    x = noncontig(a, device, kind)
+    for axis in (None, 0, 1):
+        np.testing.assert_allclose(_call(name, x, axis, False).numpy(), _ref(name, a, axis, False),
+                                   rtol=1e-12)
+        assert gc.gradcheck(lambda z: _call(name, z, axis, False), (x,))
+
+
+@pytest.mark.parametrize("axis", [None, 1, (0, 2)], ids=str)
+@pytest.mark.parametrize("name", FAMILIES)
+def test_second_order_and_jvp(name, axis, device):
+    x = randn((2, 3, 2), device)
+    f = lambda z: _call(name, z, axis, True)  # noqa: E731
+    assert gradcheck2(f, (x,))
+    assert gradcheck2(lambda z: f(z) ** 2, (x,))  # sum/mean/max are linear or piecewise linear
+    assert jvpcheck(f, (x,))
+    assert jvpcheck(lambda z: _call(name, z, axis, False), (x,))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_ties_share_the_gradient(name, device):
+    v = 3.0 if name == "max" else -3.0
+    x = gc.tensor([[1.0, v, v], [v, 0.0, 2.0 * (v < 0) - 1.0]], dtype="float64", device=device,
+                  requires_grad=True)
+    _call(name, x, None, False).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 1 / 3, 1 / 3], [1 / 3, 0, 0]])
+    x.grad = None
+    _call(name, x, 1, False).backward(gc.tensor([6.0, 6.0], dtype="float64", device=device))
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 3, 3], [6, 0, 0]])
+    _, t = gc.jvp(lambda z: _call(name, z, 1, False), (x.detach(),),
+                  (gc.tensor([[0.0, 1.0, 3.0], [5.0, 7.0, 9.0]], dtype="float64", device=device),))
+    np.testing.assert_allclose(t.numpy(), [2.0, 5.0])  # the mean of the tied tangents
+
+
+def test_mean_and_var_gradients_by_hand(device):
+    x = gc.tensor([[1.0, 2.0, 6.0]], dtype="float64", device=device, requires_grad=True)
+    gc.mean(x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[1 / 3] * 3])
+    x.grad = None
+    gc.var(x, ddof=1).backward()  # d/dx var = 2 (x - mean) / (n - 1)
+    np.testing.assert_allclose(x.grad.numpy(), [[-2.0, -1.0, 3.0]])
+
+
+def test_float32_sum_stays_float32(device):
+    x = gc.ones((2, 3), device=device, requires_grad=True)
+    y = x.sum(axis=0)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_axis_errors(name, device):
+    x = gc.ones((2, 3), dtype="float64", device=device)
+    with pytest.raises(ValueError, match="out of range"):
+        _call(name, x, 2, False)
+    with pytest.raises(ValueError, match="repeated axis"):
+        _call(name, x, (1, -1), False)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_extreme_of_empty_raises(name, device):
+    with pytest.raises(ValueError, match="zero-size"):
+        _call(name, gc.zeros((0, 3), device=device), None, False)
