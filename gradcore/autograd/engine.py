@@ -49,6 +49,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             del pending[node]
     deps = _count_dependencies(pending, needed)
     ready = [node for node in pending if deps.get(node, 0) == 0]
+    anomaly = STATE.anomaly  # read once: the loop below tests a local, not the flag
     prev = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
@@ -61,11 +62,12 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     if key in wanted and g is not None:
                         results[id(wanted[key])] = g
             if gys[0] is not None if len(gys) == 1 else any(g is not None for g in gys):
-                gxs = node.backward(*gys)
-                if type(gxs) is not tuple:
-                    gxs = (gxs,)
-                if STATE.anomaly:
-                    node._check_finite([g.data for g in gxs if g is not None], "backward output")
+                if anomaly:
+                    gxs = _backward_checked(node, gys)
+                else:
+                    gxs = node.backward(*gys)
+                    if type(gxs) is not tuple:
+                        gxs = (gxs,)
             else:
                 gxs = (None,) * len(node.edges)
             if not retain_graph:
@@ -93,8 +95,31 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     finally:
         STATE.grad_enabled = prev
     if inputs is not None:
-        return [results.get(id(t)) for t in inputs]
+        out = [results.get(id(t)) for t in inputs]
+        for i, (t, g) in enumerate(zip(inputs, out)):
+            if g is not None and g.shape != t.shape:
+                raise RuntimeError(f"backward: the gradient of input {i} has shape {g.shape}, but "
+                                   f"the input has shape {t.shape}; an op's backward returned the "
+                                   "wrong shape")
+        return out
     return None
+
+
+def _backward_checked(node, gys):
+    """``node.backward`` under ``detect_anomaly``: a NaN/Inf made by the ops its backward is
+    written with, or in its result, is reported against ``node`` and the user's line that made
+    it (the inner op alone would only point at the ``backward()`` call)."""
+    try:
+        gxs = node.backward(*gys)
+    except FloatingPointError as e:
+        name = type(node).__name__
+        origin = getattr(node, "_trace", None) or "an unknown place (outside detect_anomaly)"
+        raise FloatingPointError(f"{name} (created at {origin}) produced a non-finite value in "
+                                 f"its backward pass: {e}") from e
+    if type(gxs) is not tuple:
+        gxs = (gxs,)
+    node._check_finite([g.data for g in gxs if g is not None], "backward output")
+    return gxs
 
 
 def _n_outputs(node):

@@ -23,6 +23,7 @@ Example: a user-defined op (see docs/architecture.md, "Adding an op")
 """
 from __future__ import annotations
 
+import os
 import traceback
 import weakref
 
@@ -225,9 +226,14 @@ def _edge(x):
     return x if node is None else (node, x._index)
 
 
+# The installed package's own folder. NOTE: matching "/gradcore/" anywhere in a path would also
+# skip user code in a checkout named gradcore (CI clones into .../gradcore/gradcore/tests).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def _user_frame():
-    """The innermost stack frame outside gradcore, as 'file:line in function: code'."""
+    """The innermost stack frame outside the gradcore package, as 'file:line in function: code'."""
     for frame in reversed(traceback.extract_stack()):
-        if "/gradcore/" not in frame.filename.replace("\\", "/"):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return "<unknown>"

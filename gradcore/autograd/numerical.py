@@ -96,7 +96,10 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     out, back = vjp(f, *args)
     rng = numpy.random.default_rng(seed)
     u = rng.standard_normal(out.shape).astype(out.dtype)
-    analytic = back(Tensor._make(out.device.xp.asarray(u), out.device, False, None, 0))
+    try:
+        analytic = back(Tensor._make(out.device.xp.asarray(u), out.device, False, None, 0))
+    except RuntimeError as e:  # e.g. a custom backward that returned the wrong shape
+        raise GradcheckError(f"gradcheck: {e}") from e
     u_dev = out.device.xp.asarray(u)
 
     def projected(*xs):

@@ -1,0 +1,200 @@
+"""Each CuPy kernel against its NumPy twin, for float16/float32/float64, including broadcast and
+non-contiguous inputs. Skipped without CuPy or without a CUDA device.
+
+NOTE: CuPy compiles with -ftz=true, so float32 denormals flush to zero on the GPU; the absolute
+tolerances below absorb that (and values are kept away from the denormal range where it matters).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+cp = pytest.importorskip("cupy")
+try:
+    if cp.cuda.runtime.getDeviceCount() < 1:
+        raise RuntimeError("device count is 0")
+except Exception as exc:  # no driver, no device: nothing to run the kernels on
+    pytest.skip(f"no usable CUDA device: {exc}", allow_module_level=True)
+
+from gradcore.kernels import activation as ka  # noqa: E402
+from gradcore.kernels import cupy_kernel  # noqa: E402
+from gradcore.kernels import loss as kl  # noqa: E402
+from gradcore.kernels import optim as ko  # noqa: E402
+from gradcore.kernels import reduction as kr  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+
+FLOATS = [np.float16, np.float32, np.float64]
+RTOL = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}
+ATOL = {np.float16: 1e-4, np.float32: 1e-6, np.float64: 1e-12}
+ACTS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
+
+
+def sample(shape, dtype, seed=0, scale=3.0):
+    """Random values plus the specials every kernel must get right (no denormals)."""
+    x = np.random.default_rng(seed).standard_normal(shape) * scale
+    flat = x.reshape(-1)
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e4, -1e4, 30.0, -30.0]
+    flat[: len(specials)] = specials[: flat.size]
+    return x.astype(dtype)
+
+
+def check(gpu, cpu, dtype=None, atol=None):
+    dtype = np.dtype(dtype or cpu.dtype).type
+    host = cp.asnumpy(gpu)
+    assert host.dtype == cpu.dtype and host.shape == cpu.shape
+    np.testing.assert_allclose(host.astype(np.float64), cpu.astype(np.float64),
+                               rtol=RTOL[dtype], atol=ATOL[dtype] if atol is None else atol)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_numpy():
+    with np.errstate(all="ignore"):  # the twins see inf/NaN on purpose
+        yield
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_activations(dtype):
+    x = sample((7, 33), dtype)
+    gy = sample((7, 33), dtype, seed=1)
+    xg, gyg = cp.asarray(x), cp.asarray(gy)
+    check(ka.relu(xg), ka.relu(x))
+    check(ka.leaky_relu(xg, 0.1), ka.leaky_relu(x, 0.1))
+    check(ka.sigmoid(xg), ka.sigmoid(x))
+    check(ka.softplus(xg), ka.softplus(x))
+    check(ka.relu_backward(xg, gyg), ka.relu_backward(x, gy))
+    check(ka.leaky_relu_backward(xg, gyg, 0.1), ka.leaky_relu_backward(x, gy, 0.1))
+    check(ka.sigmoid_backward(xg, gyg), ka.sigmoid_backward(x, gy))
+    check(ka.tanh_backward(xg, gyg), ka.tanh_backward(x, gy))
+    check(ka.softplus_backward(xg, gyg), ka.softplus_backward(x, gy))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_activations_strided_broadcast_and_out(dtype):
+    x = sample((12, 40), dtype)[::2, ::3].T  # non-contiguous, transposed
+    gy = sample((1, 6), dtype, seed=2)  # broadcasts over the rows
+    xg, gyg = cp.asarray(x), cp.asarray(gy)
+    assert not xg.flags.c_contiguous
+    check(ka.sigmoid(xg), ka.sigmoid(x))
+    check(ka.sigmoid_backward(xg, gyg), ka.sigmoid_backward(x, gy))
+    out = cp.empty(x.shape, dtype)
+    assert ka.relu(xg, out=out) is out
+    check(out, ka.relu(x))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act(dtype, act):
+    z = sample((4, 5, 16), dtype)
+    b = sample(16, dtype, seed=3)
+    zg, bg = cp.asarray(z), cp.asarray(b)
+    y = ka.bias_act(z, b, act, slope=0.1)
+    check(ka.bias_act(zg, bg, act, slope=0.1), y)
+    check(ka.bias_act(zg.transpose(1, 0, 2), bg, act, slope=0.1),
+          ka.bias_act(z.transpose(1, 0, 2), b, act, slope=0.1))
+    in_place = zg.copy()
+    assert ka.bias_act(in_place, bg, act, slope=0.1, out=in_place) is in_place
+    check(in_place, y)
+
+    gy = sample(z.shape, dtype, seed=4, scale=1.0)
+    y_finite = np.nan_to_num(y, posinf=1.0, neginf=-1.0)  # keep gb sums finite
+    gz, gb = ka.bias_act_backward(y_finite, gy, act, slope=0.1)
+    gz_gpu, gb_gpu = ka.bias_act_backward(cp.asarray(y_finite), cp.asarray(gy), act, slope=0.1)
+    check(gz_gpu, gz)
+    np.testing.assert_allclose(cp.asnumpy(gb_gpu).astype(np.float64), gb.astype(np.float64),
+                               rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 100)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_sum_rows(dtype):
+    g = sample((6, 50, 9), dtype, scale=1.0)
+    g[0, 0, :] = 0  # no inf/NaN in sums
+    g = np.nan_to_num(g, posinf=1.0, neginf=-1.0)
+    gg = cp.asarray(g)
+    for a, b in [(gg, g), (gg[:, ::2, 1:], g[:, ::2, 1:]), (gg[0, 0], g[0, 0])]:
+        np.testing.assert_allclose(cp.asnumpy(kr.sum_rows(a)).astype(np.float64),
+                                   kr.sum_rows(b).astype(np.float64),
+                                   rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 100)
+    out = cp.empty(9, dtype)
+    assert kr.sum_rows(gg, out=out) is out
+    ones = cp.ones((4096, 3), np.float16)  # a float16 accumulator would stall at 2048
+    np.testing.assert_array_equal(cp.asnumpy(kr.sum_rows(ones)), [4096] * 3)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64, np.uint8])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy(dtype, label_dtype, reduction):
+    n, c = 37, 11
+    x = sample((n, c), dtype, scale=5.0)
+    x[1] = [1e4] * 3 + [-1e4] * (c - 3)
+    x[2] = -np.inf
+    x = np.nan_to_num(x, nan=0.0)
+    labels = (np.arange(n) * 7 % c).astype(label_dtype)
+    for logits in (x, np.asfortranarray(x)):  # contiguous and column-major
+        loss, lse = kl.softmax_cross_entropy(logits, labels, reduction)
+        loss_g, lse_g = kl.softmax_cross_entropy(cp.asarray(logits), cp.asarray(labels), reduction)
+        acc = np.float32 if dtype == np.float16 else dtype
+        # online merge (GPU) vs max-shift (twin): a few ulps of lse, absolute after lse - x
+        atol = 16 * np.finfo(acc).eps * 50
+        check(lse_g, lse, acc, atol)
+        check(cp.asarray(loss_g), np.asarray(loss), acc, atol)
+        gloss = np.linspace(0.5, 2, n).astype(acc) if reduction == "none" else np.array(1.5, acc)
+        gx = kl.softmax_cross_entropy_backward(logits, labels, lse, gloss, reduction)
+        gx_g = kl.softmax_cross_entropy_backward(cp.asarray(logits), cp.asarray(labels), lse_g,
+                                                 cp.asarray(gloss), reduction)
+        check(gx_g, gx)
+
+
+def test_cross_entropy_label_range_on_gpu():
+    x = cp.zeros((4, 3), cp.float32)
+    with pytest.raises(ValueError, match=r"cross_entropy: label 3 .*3 classes"):
+        kl.softmax_cross_entropy(x, cp.asarray([0, 1, 3, 2]))
+    with pytest.raises(ValueError, match=r"label -2 "):
+        kl.softmax_cross_entropy(x, cp.asarray([0, -2, 1, 2]))
+    with pytest.raises(TypeError, match="integer dtype"):
+        kl.softmax_cross_entropy(x, cp.zeros(4, cp.float32))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("momentum,nesterov,weight_decay", [
+    (0.0, False, 0.0), (0.0, False, 0.01), (0.9, False, 0.0), (0.9, True, 1e-3),
+])
+def test_sgd(dtype, momentum, nesterov, weight_decay):
+    rng = np.random.default_rng(5)
+    p = rng.standard_normal(1001).astype(dtype)
+    buf = np.full_like(p, np.nan) if momentum else None  # the first step must not read it
+    pg, bufg = cp.asarray(p), None if buf is None else cp.asarray(buf)
+    for step in range(4):
+        g = rng.standard_normal(p.size).astype(dtype)
+        kw = dict(lr=0.05, momentum=momentum, dampening=0.1 if momentum else 0.0,
+                  weight_decay=weight_decay, nesterov=nesterov, first_step=step == 0)
+        ko.sgd_step(p, g, buf, **kw)
+        ko.sgd_step(pg, cp.asarray(g), bufg, **kw)
+    check(pg, p, dtype)
+    if buf is not None:
+        check(bufg, buf, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam(dtype, decoupled):
+    rng = np.random.default_rng(6)
+    p = rng.standard_normal(1001).astype(dtype)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    pg, mg, vg = cp.asarray(p), cp.asarray(m), cp.asarray(v)
+    for step in range(1, 5):
+        g = rng.standard_normal(p.size).astype(dtype)
+        kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, step=step,
+                  decoupled=decoupled)
+        ko.adam_step(p, g, m, v, **kw)
+        ko.adam_step(pg, cp.asarray(g), mg, vg, **kw)
+    for gpu, cpu in ((pg, p), (mg, m), (vg, v)):
+        np.testing.assert_allclose(cp.asnumpy(gpu).astype(np.float64), cpu.astype(np.float64),
+                                   rtol=RTOL[dtype] * 3, atol=ATOL[dtype])
+
+
+def test_kernels_carry_their_names():
+    for spec in ka.KERNELS + kl.KERNELS + kr.KERNELS + ko.KERNELS:
+        assert cupy_kernel(spec).name == spec.name
