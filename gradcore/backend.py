@@ -198,8 +198,13 @@ def get_default_device():
     if dev is None:
         spec = _default["spec"]
         if spec is None:
-            spec = "cuda" if cuda_is_available() else "cpu"
-        dev = _default["device"] = device(spec)
+            dev = device("cuda" if cuda_is_available() else "cpu")
+        else:
+            try:
+                dev = device(spec)
+            except (ValueError, RuntimeError) as e:  # say where the bad value came from
+                raise type(e)(f"{e} (set by the environment variable GRADCORE_DEVICE)") from e
+        _default["device"] = dev
     return dev
 
 
@@ -246,6 +251,20 @@ _rng = {"generator": numpy.random.default_rng()}
 
 def manual_seed(seed):
     """Seed gradcore's random number generator (used by randn, rand and the initializers).
+
+    On the CPU one seed gives bit-identical training runs. On a GPU the random numbers are the
+    same too (they are drawn on the host), and so is most of the arithmetic, but not all of it:
+
+    * cuBLAS GEMMs (matmul, linear, the fused Linear + activation) are deterministic for a fixed
+      configuration: same GPU model, CUDA/cuBLAS and CuPy versions, shapes, dtypes and
+      ``set_matmul_precision`` (TF32 or not). Change any of these and the low bits may change.
+    * gradcore's own kernels (activations, bias + activation, the optimizer updates, the
+      softmax cross-entropy) and CuPy's ReductionKernels (sum, mean, max, logsumexp, the bias
+      gradient) reduce in a fixed order, so they are bit-identical run to run.
+    * Atomics-based reductions are not: the backward of integer-array indexing scatters with an
+      atomic add (``add.at`` / ``cupyx.scatter_add``), so where an index repeats, the order of
+      the additions, and the low bits of the result, may differ from run to run.
+    * GPU and CPU results agree to rounding, not bit for bit.
 
     >>> import gradcore as gc
     >>> gc.manual_seed(0); a = gc.randn(3).numpy(); gc.manual_seed(0)

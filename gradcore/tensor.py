@@ -136,7 +136,11 @@ class Tensor:
         """Move to ``device`` and/or cast to ``dtype`` (differentiable): ``x.to("cuda")``,
         ``x.to("float64")``, ``x.to("cuda", dtype="float16")``."""
         if dtype is None and device is not None and not _is_device_spec(device):
-            device, dtype = None, device
+            try:
+                device, dtype = None, numpy.dtype(device)
+            except TypeError:
+                raise ValueError(f"to: {device!r} is neither a device ('cpu', 'cuda', 'cuda:N') "
+                                 "nor a dtype") from None
         out = self
         if dtype is not None and numpy.dtype(dtype) != self.dtype:
             out = _convert.astype(out, dtype)
@@ -191,6 +195,23 @@ class Tensor:
                 raise ValueError(f"backward: gradient has shape {gradient.shape} but the tensor "
                                  f"has shape {self.shape}")
         _engine.run_backward([self], [gradient], retain_graph or create_graph, create_graph)
+
+    def _accumulate_grad(self, gx, create_graph):
+        """Add the gradient ``gx`` into ``.grad`` (called by the engine for leaves)."""
+        if gx.shape != self.shape:  # NOTE: an op's backward must return its input's shape
+            raise RuntimeError(f"backward: gradient of shape {gx.shape} for a leaf of shape "
+                               f"{self.shape}; an op's backward returned the wrong shape")
+        if gx.dtype != self.dtype:
+            gx = gx.astype(self.dtype)
+        if self.grad is None:
+            # Copy: backward may hand one array to several inputs (add returns gy twice), and a
+            # later in-place accumulation must not write into a shared array.
+            self.grad = gx if create_graph else Tensor._make(gx.data.copy(), self.device, False, None, 0)
+        elif create_graph or self.grad.requires_grad:
+            self.grad = self.grad + gx
+        else:  # in place, so a .grad that is a view into a flat gradient buffer stays one
+            self.device.xp.add(self.grad.data, gx.data, out=self.grad.data)
+            self.grad._version += 1
 
     # ---- in place (never recorded; bump the version so saved copies are checked) ----------
     def _inplace_check(self, name):
@@ -315,8 +336,9 @@ def _to_array(data, dtype, dev, copy):
         if dt is None and arr.dtype == numpy.float64 and not isinstance(data, numpy.generic):
             arr = arr.astype(get_default_dtype(), copy=False)  # Python floats -> default dtype
         copy = False
-        if arr.dtype == object:
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
+        if arr.dtype.kind not in "biufc":  # objects, strings, bytes, dates: not numbers
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data "
+                            f"(NumPy reads it as dtype {arr.dtype}); expected numbers")
     if dev is not None:
         moved = backend.to_device(arr, dev)
         copy = copy and moved is arr

@@ -38,7 +38,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     prior = results.get(id(root))
                     results[id(root)] = g if prior is None else prior + g
             elif root.requires_grad:
-                _accumulate_leaf(root, g, create_graph)
+                root._accumulate_grad(g, create_graph)
             continue
         slot = pending.setdefault(root.node, [None] * _n_outputs(root.node))
         slot[root._index] = g if slot[root._index] is None else slot[root._index] + g
@@ -91,7 +91,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                             prior = results.get(id(edge))
                             results[id(edge)] = gx if prior is None else prior + gx
                     else:
-                        _accumulate_leaf(edge, gx, create_graph)
+                        edge._accumulate_grad(gx, create_graph)
     finally:
         STATE.grad_enabled = prev
     if inputs is not None:
@@ -171,21 +171,3 @@ def _nodes_leading_to(starts, wanted):
                 hit = hit or id(edge) in wanted
         leads[node] = hit
     return {node for node, hit in leads.items() if hit}
-
-
-def _accumulate_leaf(leaf, gx, create_graph):
-    if gx.shape != leaf.shape:  # NOTE: an op's backward must return its input's shape
-        raise RuntimeError(f"backward: gradient of shape {gx.shape} for a leaf of shape "
-                           f"{leaf.shape}; an op's backward returned the wrong shape")
-    if gx.dtype != leaf.dtype:
-        gx = gx.astype(leaf.dtype)
-    if leaf.grad is None:
-        # Copy: backward may hand the same array to several inputs (add returns gy twice), and
-        # a later in-place accumulation must not write into a shared array.
-        leaf.grad = gx if create_graph else Tensor._make(gx.data.copy(), leaf.device, False, None, 0)
-    elif create_graph or leaf.grad.requires_grad:
-        leaf.grad = leaf.grad + gx
-    else:  # in place, so a .grad that is a view into a flat gradient buffer stays one
-        xp = leaf.device.xp
-        xp.add(leaf.grad.data, gx.data, out=leaf.grad.data)
-        leaf.grad._version += 1

@@ -4,8 +4,9 @@ from gradcore.nn.flat import FlatParameters, pack_parameters
 from gradcore.nn.layers import (MLP, BCEWithLogitsLoss, CrossEntropyLoss, Identity, LeakyReLU,
                                 Linear, MSELoss, ReLU, Sequential, Sigmoid, Tanh)
 from gradcore.nn.module import Module
+from gradcore.nn.monitor import GradNormMonitor
 from gradcore.nn.parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
            "Sequential", "MLP", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss",
-           "FlatParameters", "pack_parameters", "functional", "init"]
+           "FlatParameters", "pack_parameters", "GradNormMonitor", "functional", "init"]

@@ -46,7 +46,7 @@ class FlatParameters:
             p.data = data_view
             p.grad = Tensor._make(grad_view, self.device, False, None, 0)
             p.device = self.device
-            p._pack = self
+            p._pack, p._slot = self, len(views)
             views.append((data_view, p.grad))
             offset += n
         self._views = views
@@ -55,13 +55,27 @@ class FlatParameters:
         """True when every parameter's .data and .grad are still this buffer's views."""
         return all(p.data is d and p.grad is g for p, (d, g) in zip(self.params, self._views))
 
+    def store_grad(self, slot, gx):
+        """Make parameter ``slot``'s gradient ``gx``, copied into its view (after set-to-none)."""
+        p, (_, g) = self.params[slot], self._views[slot]
+        g.device.xp.copyto(g.data, gx, casting="same_kind")
+        g._version += 1
+        p.grad = g
+
     def sync(self):
-        """Copy rebound ``.data``/``.grad`` arrays back into the views and rebind them."""
+        """Copy rebound ``.data``/``.grad`` arrays back into the views and rebind them.
+
+        Shapes are checked first, so a failed sync changes nothing (a wrong-shaped ``.grad``
+        would otherwise broadcast silently into the view)."""
+        for p, (d, g) in zip(self.params, self._views):
+            if p.data is not d and p.data.shape != d.shape:
+                raise RuntimeError(f"FlatParameters: a parameter of shape {d.shape} was "
+                                   f"rebound to shape {p.data.shape}")
+            if p.grad is not g and p.grad is not None and p.grad.shape != d.shape:
+                raise RuntimeError(f"FlatParameters: the .grad of a parameter of shape {d.shape} "
+                                   f"was set to a tensor of shape {p.grad.shape}")
         for p, (d, g) in zip(self.params, self._views):
             if p.data is not d:
-                if p.data.shape != d.shape:
-                    raise RuntimeError(f"FlatParameters: a parameter of shape {d.shape} was "
-                                       f"rebound to shape {p.data.shape}")
                 d[...] = backend.to_device(p.data, self.device)
                 p.data = d
             if p.grad is not g:
@@ -77,11 +91,17 @@ class FlatParameters:
         for p in self.params:
             p._pack = None
 
-    def zero_grad(self):
-        """Set every gradient to zero with one fill."""
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients: to None (the next backward copies into the views, no fill), or
+        with ``set_to_none=False`` to zeros with one fill of the flat buffer."""
+        if set_to_none:
+            for p in self.params:
+                p.grad = None
+            return
         self.grad.fill(0)
-        for _, g in self._views:
+        for p, (_, g) in zip(self.params, self._views):
             g._version += 1
+            p.grad = g
 
     def bump_versions(self):
         """Mark every parameter as modified in place (after an optimizer step)."""

@@ -27,6 +27,9 @@ def linear(x, weight, bias=None, activation=None, negative_slope=0.01):
     act = activation or "identity"
     if bias is not None and (act != "leaky_relu" or negative_slope > 0):
         return linear_act(x, weight, bias, act, negative_slope)
+    if act not in ACTIVATIONS:  # (linear_act checks the fused path itself)
+        raise ValueError(f"linear: unknown activation {activation!r}; expected one of "
+                         f"{ACTIVATIONS}")
     y = _linear(x, weight, bias)
     if act == "identity":
         return y

@@ -101,16 +101,17 @@ class Module:
         """``train(False)``."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Zero every parameter's gradient (one fill per flat buffer)."""
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's gradient: to None (default, as PyTorch) or, with
+        ``set_to_none=False``, to zeros (one fill per flat buffer)."""
         packs = {}
         for p in self.parameters():
             if p._pack is not None:
                 packs[id(p._pack)] = p._pack
             elif p.grad is not None:
-                p.grad = None
+                p.grad = None if set_to_none else p.grad.zero_()
         for pack in packs.values():
-            pack.zero_grad()
+            pack.zero_grad(set_to_none)
 
     def to(self, device=None, dtype=None):
         """Move parameters to ``device`` and/or cast them to ``dtype``, in place; returns self.

@@ -18,13 +18,22 @@ class Parameter(Tensor):
     (True, True)
     """
 
-    __slots__ = ("_pack",)
+    __slots__ = ("_pack", "_slot")
 
     def __init__(self, data, requires_grad=True):
         t = as_tensor(data)
         super().__init__(t.data, device=t.device)
-        self._pack = None
+        self._pack, self._slot = None, 0
         self.requires_grad_(requires_grad)
+
+    def _accumulate_grad(self, gx, create_graph):
+        # After zero_grad(set_to_none=True) a packed parameter's first gradient is copied
+        # straight into its view of the flat buffer: one pass, where fill + add would be three.
+        pack = self._pack
+        if self.grad is None and pack is not None and not create_graph and gx.shape == self.shape:
+            pack.store_grad(self._slot, gx.data)
+            return
+        super()._accumulate_grad(gx, create_graph)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -26,7 +26,11 @@ class AsType(Function):
 
 def astype(x, dtype):
     """``x`` cast to ``dtype``; differentiable between floating dtypes."""
-    dtype = numpy.dtype(dtype)
+    try:
+        dtype = numpy.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"astype: {dtype!r} is not a dtype (tensor of dtype {x.dtype}, shape "
+                        f"{x.shape})") from None
     if x.dtype == dtype:
         return x
     return AsType(dtype)(x)

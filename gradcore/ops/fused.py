@@ -184,7 +184,9 @@ def cross_entropy(logits, labels, reduction="mean"):
     """Softmax cross-entropy of ``logits`` (N, C) against integer ``labels`` (N,).
 
     ``reduction`` is "mean" (default), "sum" or "none". Stable for logits of any size; labels
-    out of range raise ``ValueError``.
+    out of range raise ``ValueError``. An empty batch (N = 0) is not an error: "mean" gives nan
+    (0 / 0, as PyTorch and ``gc.mean`` of nothing), "sum" 0 and "none" an empty (0,) tensor; the
+    gradient is then an empty (0, C) array.
 
     >>> import gradcore as gc
     >>> round(gc.ops.fused.cross_entropy(gc.zeros((2, 4)), gc.tensor([0, 3])).item(), 4)
@@ -193,6 +195,9 @@ def cross_entropy(logits, labels, reduction="mean"):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     labels = getattr(labels, "data", labels)
+    if logits.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating, got dtype {logits.dtype} "
+                        f"(shape {logits.shape})")
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
     if not hasattr(labels, "dtype"):

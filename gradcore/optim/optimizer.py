@@ -56,18 +56,21 @@ class Optimizer:
         raise NotImplementedError
 
     # ---- the public interface ----------------------------------------------------------------
-    def zero_grad(self, set_to_none=False):
-        """Zero all gradients: one fill per flat buffer. (``set_to_none`` is accepted for
-        PyTorch compatibility; gradients stay allocated so they remain views.)"""
+    def zero_grad(self, set_to_none=True):
+        """Reset all gradients, as PyTorch: to None by default (the next backward then copies
+        each gradient into its view of the flat buffer, no fill needed), or to zeros with ONE
+        fill per flat buffer when ``set_to_none=False``. A parameter whose gradient is still
+        None at ``step`` counts as zero gradient."""
         for pack in self._packs():
-            pack.zero_grad()
+            pack.zero_grad(set_to_none)
 
     def step(self):
         """Update every parameter from its ``.grad``: one fused kernel per flat buffer."""
+        for pack in self._packs():  # all first: a bad rebinding fails before any update
+            if not pack.intact():  # .data or .grad was rebound by user code
+                pack.sync()
         for group in self.param_groups:
             for pack in group["_packs"]:
-                if not pack.intact():  # .data or .grad was rebound by user code
-                    pack.sync()
                 state = self._state_for(pack)
                 state["step"] += 1
                 self._update(pack, group, state)
@@ -115,6 +118,13 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Restore hyperparameters and state saved by :meth:`state_dict` (checked first, so a
         failed call changes nothing)."""
+        where = f"{type(self).__name__}.load_state_dict"
+        missing = [k for k in ("state", "param_groups") if k not in state_dict]
+        missing += [f"param_groups[{i}]['params']"
+                    for i, g in enumerate(state_dict.get("param_groups", ())) if "params" not in g]
+        if missing:
+            raise KeyError(f"{where}: the state dict lacks {missing} (it has keys "
+                           f"{list(state_dict)})")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: {len(groups)} parameter "
@@ -130,9 +140,16 @@ class Optimizer:
         for saved, group in zip(groups, self.param_groups):
             ids = iter(saved["params"])
             for pack in group["_packs"]:
-                entries = [states.get(int(next(ids))) for _ in pack.params]
+                indices = [int(next(ids)) for _ in pack.params]
+                entries = [states.get(i) for i in indices]
                 if all(e is None for e in entries):
                     continue
+                need = ("step", *self.state_names)
+                partial = [i for i, e in zip(indices, entries)
+                           if e is None or any(k not in e for k in need)]
+                if partial:
+                    raise KeyError(f"{where}: incomplete state for parameter(s) {partial}; each "
+                                   f"needs the keys {list(need)}")
                 state = {"step": int(entries[0]["step"])}
                 for name in self.state_names:
                     flat = pack.device.xp.zeros(pack.size, pack.dtype)
@@ -191,7 +208,8 @@ class SGD(Optimizer):
         if not 0.0 <= m < 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {m!r}")
         if hyper.get("nesterov") and (m <= 0 or hyper.get("dampening", 0.0) != 0):
-            raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
+                             f"momentum={m!r}, dampening={hyper.get('dampening', 0.0)!r}")
 
     def _update(self, pack, group, state):
         momentum = group["momentum"]
@@ -210,15 +228,20 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas  # _validate checks
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _validate(self, hyper):
         super()._validate(hyper)
-        b1, b2 = hyper.get("betas", (0.9, 0.999))
+        betas = hyper.get("betas", (0.9, 0.999))
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got "
+                             f"{betas!r}")
+        b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {(b1, b2)}")
         if not hyper.get("eps", 1e-8) >= 0:
-            raise ValueError(f"{type(self).__name__}: eps must be >= 0")
+            raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {hyper.get('eps')!r}")
 
     def _update(self, pack, group, state):
         b1, b2 = group["betas"]

@@ -71,8 +71,28 @@ def test_flat_buffer_views_survive_load_state_dict_and_steps():
     np.testing.assert_array_equal(pack.grad, np.concatenate([a.ravel() for a in g]))
     opt.step()
     assert pack.intact()
-    opt.zero_grad()
+    opt.zero_grad(set_to_none=False)  # one fill of the flat buffer; grads stay views
+    assert pack.intact()
     assert not pack.grad.any() and all(not p.grad.numpy().any() for p in net.parameters())
+    opt.zero_grad()  # PyTorch's default: set to None; the next backward copies into the views
+    assert all(p.grad is None for p in net.parameters())
+    net(x).sum().backward()
+    assert pack.intact()
+    np.testing.assert_array_equal(pack.grad, np.concatenate([p.grad.numpy().ravel() for p in net.parameters()]))
+
+
+def test_unused_parameter_after_set_to_none_counts_as_zero_gradient():
+    a, b = gc.nn.Parameter(gc.ones(2)), gc.nn.Parameter(gc.ones(3))
+    opt = gc.optim.SGD([a, b], lr=0.5, momentum=0.9)
+    (a * a).sum().backward()
+    (b * b).sum().backward()
+    opt.zero_grad()
+    (a * 3).sum().backward()  # b takes no part: its gradient stays None
+    assert b.grad is None
+    opt.step()
+    np.testing.assert_array_equal(a.numpy(), [-0.5, -0.5])
+    np.testing.assert_array_equal(b.numpy(), [1, 1, 1])
+    assert b.grad is not None and not b.grad.numpy().any()
 
 
 def test_flat_buffer_behaves_like_separate_parameters():
