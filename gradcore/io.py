@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickletools  # opcode table only: nothing here unpickles
 import secrets
 import struct
 
@@ -48,6 +49,7 @@ _CODES = {(dt.kind, dt.itemsize): code for code, dt in _DTYPES.items()}
 # Guards against a hostile header making us allocate or recurse without bound.
 _MAX_HEADER = 100 * 1024 * 1024  # the limit the reference safetensors reader uses
 _MAX_DEPTH = 200
+_PICKLE_OPCODES = frozenset(op.code.encode("latin-1") for op in pickletools.opcodes)
 
 
 class CheckpointError(ValueError):
@@ -263,7 +265,11 @@ def _check_preamble(path, head, size, f):
 
 def _sniff(path, head):
     """Name the common formats a wrong file is in; none of them is ever parsed further."""
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    # NOTE: a checkpoint's own header length can start with 0x80 0x02..0x05 too (896 bytes is
+    # 0x0380), so a pickle also needs an opcode next: never 0x00, the third byte of any header
+    # shorter than 64 KiB. Otherwise a truncated checkpoint would be called a pickle.
+    if (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+            and head[2:3] in _PICKLE_OPCODES):
         _fail(path, "this is a pickle file (protocol byte 0x80); gradcore checkpoints are "
                     "safetensors files and are never unpickled")
     if head[:4] == b"PK\x03\x04":

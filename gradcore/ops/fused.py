@@ -35,6 +35,9 @@ class LinearAct(Function):
         if x.shape[-1] != w.shape[1] or w.ndim != 2 or b.shape != (w.shape[0],):
             raise ValueError(f"linear: input {x.shape}, weight {w.shape} and bias {b.shape} do "
                              f"not fit (expected weight (out, {x.shape[-1]}) and bias (out,))")
+        if not x.dtype == w.dtype == b.dtype:  # as PyTorch: no silent promotion in a layer
+            raise TypeError(f"linear: input dtype {x.dtype} (shape {x.shape}) does not match the "
+                            f"weight's {w.dtype} and bias's {b.dtype}; cast one with .to(dtype)")
         z = array_module(x).matmul(x, w.T)
         return KA.bias_act(z, b, self.act, self.slope, out=z)  # z is ours: overwrite it
 

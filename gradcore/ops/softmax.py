@@ -13,19 +13,23 @@ from gradcore.ops.shape import reshape
 __all__ = ["logsumexp", "softmax", "log_softmax"]
 
 
-def _lse_array(x, axes):
-    """log(sum(exp(x))) over ``axes`` with keepdims, shifted by the max.
+def _lse_parts(x, axes):
+    """``(m, x - m, log s)`` over ``axes`` with keepdims, where log(sum(exp(x))) = m + log s and
+    m is the max: the shift that keeps exp from overflowing.
 
     NOTE: an infinite max (all -inf, or a +inf entry) is replaced by 0 as the shift, so the
     result is -inf / +inf instead of nan from inf - inf.
+    NOTE: the two parts are kept apart because m + log s is rounded to the precision of |m|:
+    for logits near 1e4 that loses 1e-3 of log s in float32 and all of it in float16, so
+    log_softmax is computed as (x - m) - log s, which keeps it.
     """
     xp = array_module(x)
     m = x.max(axis=axes, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
-    e = xp.exp(x - m)
-    s = e.sum(axis=axes, keepdims=True)
+    z = x - m
+    s = xp.exp(z).sum(axis=axes, keepdims=True)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer here
-        return xp.log(s) + m
+        return m, z, xp.log(s)
 
 
 class LogSumExp(Function):
@@ -37,18 +41,25 @@ class LogSumExp(Function):
 
     def forward(self, x):
         self.x_shape = x.shape
-        y = _lse_array(x, self.axes)
+        m, _, log_s = _lse_parts(x, self.axes)
+        y = m + log_s
+        # The part of log s that rounding y to the precision of |m| lost (see _lse_parts): the
+        # gradient exp(x - y - lost) gets it back. Zero where y is infinite.
+        xp = array_module(x)
+        with numpy.errstate(invalid="ignore"):
+            lost = log_s - (y - m)
+        self.lost = xp.where(xp.isfinite(lost), lost, 0)
         return y if self.keepdims else y.reshape([n for i, n in enumerate(y.shape) if i not in self.axes])
 
     def backward(self, gy):
         x, = self.saved_tensors()
         y = reshape(self.saved_output(), _keepdims_shape(self.x_shape, self.axes))
-        return expand_reduced(gy, self.x_shape, self.axes) * exp(x - y)
+        return expand_reduced(gy, self.x_shape, self.axes) * exp((x - y) - self.lost)
 
     def jvp(self, xs, y, txs):
         xp = array_module(y)
         yk = y.reshape(_keepdims_shape(self.x_shape, self.axes))
-        return (txs[0] * xp.exp(xs[0] - yk)).sum(axis=self.axes, keepdims=self.keepdims)
+        return (txs[0] * xp.exp((xs[0] - yk) - self.lost)).sum(axis=self.axes, keepdims=self.keepdims)
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -99,7 +110,9 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        return x - _lse_array(x, self.axis)
+        _, z, log_s = _lse_parts(x, self.axis)
+        z -= log_s  # (x - m) - log s, not x - (m + log s): see _lse_parts
+        return z
 
     def backward(self, gy):
         y = self.saved_output()

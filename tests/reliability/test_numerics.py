@@ -1,0 +1,205 @@
+"""Numerical robustness: extreme logits and activations, huge log-sum-exp ranges with -inf
+entries, and float16 inputs. Results are finite wherever the math is finite, and values and
+gradients match float64 references written here in plain NumPy (independent of gradcore)."""
+import numpy as np
+import pytest
+
+import gradcore as gc
+
+F = gc.nn.functional
+
+# (rtol, atol) of a float result against the float64 reference, per input dtype
+TOL = {"float16": (2e-2, 2e-3), "float32": (1e-5, 1e-6), "float64": (1e-10, 1e-14)}
+DTYPES = list(TOL)
+
+
+# ---- float64 references ------------------------------------------------------------------------
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _shifted(x, axis=-1):
+    """(x - m, log s): log-probabilities are their difference, computed without rounding
+    m + log s (float64 has 1.8e-12 spacing at 1e4)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        return x - m, np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def _lse(x, axis=-1):
+    return np.logaddexp.reduce(x, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis=-1):
+    z, log_s = _shifted(x, axis)
+    return z - log_s
+
+
+def _softmax(x, axis=-1):
+    return np.exp(_log_softmax(x, axis))
+
+
+REF = {  # name -> (f(x), f'(x)) in float64
+    "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * _sigmoid(-x)),
+    "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    "softplus": (lambda x: np.logaddexp(0, x), _sigmoid),
+    "relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
+    "leaky_relu": (lambda x: np.where(x > 0, x, 0.01 * x), lambda x: np.where(x > 0, 1, 0.01)),
+}
+
+
+def _value_and_grad(f, a, dtype, u=None):
+    """f(x) and d<f(x), u>/dx for x = a as ``dtype`` (u = ones by default), as float64 arrays."""
+    x = gc.tensor(np.asarray(a, dtype=dtype), requires_grad=True)
+    y = f(x)
+    u = np.ones(y.shape) if u is None else u
+    y.backward(gc.tensor(u, dtype=y.dtype))
+    return y.numpy().astype(np.float64), x.grad.numpy().astype(np.float64), y.dtype
+
+
+def _close(actual, expected, dtype, scale=1.0):
+    rtol, atol = TOL[dtype]
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale)
+
+
+EXTREMES = np.array([-1000.0, -60.0, -20.0, -1.0, 0.0, 1.0, 20.0, 60.0, 1000.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(REF))
+def test_activations_at_extremes_are_finite_and_match_float64(name, dtype):
+    y, g, out_dtype = _value_and_grad(getattr(gc, name), EXTREMES, dtype)
+    assert out_dtype == dtype
+    assert np.isfinite(y).all() and np.isfinite(g).all()
+    ref = EXTREMES.astype(dtype).astype(np.float64)  # the input the op really saw
+    f, df = REF[name]
+    _close(y, f(ref), dtype, scale=np.abs(f(ref)).max())
+    _close(g, df(ref), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_saturates_exactly(dtype):
+    y, g, _ = _value_and_grad(gc.sigmoid, [-1000.0, 1000.0], dtype)
+    assert y.tolist() == [0.0, 1.0] and g.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_with_logits_of_plus_minus_1e4(dtype):
+    big = 1e4  # representable in float16 too (max 65504)
+    logits = np.array([[big, -big, 0.0], [-big, big, 0.0], [0.0, big, -big], [big, big, -big]])
+    labels = np.array([0, 0, 2, 1])
+    x = gc.tensor(logits.astype(dtype), requires_grad=True)
+    losses = F.cross_entropy(x, labels, reduction="none")
+    F.cross_entropy(x, labels).backward()
+    ref = -_log_softmax(logits)[np.arange(4), labels]  # 0, 2e4, 2e4, log 2
+    assert np.isfinite(losses.numpy()).all() and np.isfinite(x.grad.numpy()).all()
+    # NOTE: the fused kernel computes lse - logits[label], so its absolute error is a few ulps
+    # of the largest |logit| in the accumulate dtype (float32 for float16): 1e-3 at 1e4.
+    ulp = np.finfo(np.float64 if dtype == "float64" else np.float32).eps * big
+    np.testing.assert_allclose(losses.numpy(), ref, rtol=TOL[dtype][0], atol=4 * ulp)
+    onehot = np.eye(3)[labels]
+    np.testing.assert_allclose(x.grad.numpy(), (_softmax(logits) - onehot) / 4,
+                               rtol=TOL[dtype][0], atol=max(TOL[dtype][1], ulp))
+    assert x.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["log_softmax", "softmax", "logsumexp"])
+def test_softmax_family_over_a_huge_range_with_minus_inf(op, dtype):
+    a = np.array([[1e4, 0.0, -1e4, -np.inf],
+                  [-np.inf, 3.0, 2.0, 1.0],
+                  [-1e4, -1e4 + 1, -np.inf, -np.inf]])
+    u = np.random.default_rng(0).standard_normal(a.shape if op != "logsumexp" else (3, 1))
+    f = {"log_softmax": lambda x: gc.log_softmax(x, axis=-1),
+         "softmax": lambda x: gc.softmax(x, axis=-1),
+         "logsumexp": lambda x: gc.logsumexp(x, axis=-1, keepdims=True)}[op]
+    y, g, _ = _value_and_grad(f, a, dtype, u)
+    a = a.astype(dtype).astype(np.float64)  # the input the op really saw (-1e4 + 1 in float16)
+    ref_y = {"log_softmax": _log_softmax(a), "softmax": _softmax(a), "logsumexp": _lse(a)}[op]
+    p = _softmax(a)
+    ref_g = {"log_softmax": u - p * u.sum(-1, keepdims=True),
+             "softmax": p * (u - (u * p).sum(-1, keepdims=True)),
+             "logsumexp": u * p}[op]
+    finite = np.isfinite(ref_y)
+    assert np.array_equal(np.isfinite(y), finite)  # -inf exactly where the math says -inf
+    assert (y[~finite] == -np.inf).all()
+    _close(y[finite], ref_y[finite], dtype, scale=np.abs(ref_y[finite]).max())
+    assert np.isfinite(g).all()  # every gradient is finite, even at -inf entries
+    _close(g, ref_g, dtype, scale=4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logsumexp_of_a_huge_value_does_not_overflow(dtype):
+    top = 3e4 if dtype == "float16" else 1e30  # float16: the range 6e4 is all it holds
+    y, g, _ = _value_and_grad(gc.logsumexp, [top, top, -top], dtype)
+    _close(y, [top + np.log(2)], dtype, scale=top)
+    _close(g, [0.5, 0.5, 0.0], dtype)
+
+
+# ---- float16 on realistic data, against float64 ------------------------------------------------
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(7)
+    return {"x": rng.standard_normal((16, 10)) * 3, "w": rng.standard_normal((5, 10)) / 3,
+            "b": rng.standard_normal(5), "labels": rng.integers(0, 10, 16),
+            "u": rng.standard_normal((16, 10))}
+
+
+def _f16_vs_f64(fn, arrays, rtol=3e-2):
+    """Run ``fn`` on float16 and on float64 copies of the (float16-rounded) inputs; outputs and
+    gradients of every input must agree to float16 accuracy (relative to each result's size)."""
+    results = {}
+    for dtype in ("float16", "float64"):
+        xs = [gc.tensor(np.asarray(a, np.float16).astype(dtype), requires_grad=True)
+              for a in arrays]
+        y = fn(*xs)
+        y.backward(gc.ones(*y.shape, dtype=y.dtype))
+        results[dtype] = [y.numpy().astype(np.float64)] + [x.grad.numpy().astype(np.float64)
+                                                           for x in xs]
+        assert all(np.isfinite(r).all() for r in results[dtype])
+        assert all(x.grad.dtype == dtype for x in xs)
+    for lo, hi in zip(results["float16"], results["float64"]):
+        np.testing.assert_allclose(lo, hi, rtol=rtol, atol=rtol * np.abs(hi).max())
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus", "relu", "leaky_relu"])
+def test_float16_activations(name, data):
+    u = gc.tensor(data["u"])
+    _f16_vs_f64(lambda x: getattr(gc, name)(x) * u.astype(x.dtype), [data["x"]])
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
+def test_float16_softmax_family(op, data):
+    u = gc.tensor(data["u"][:, :1] if op == "logsumexp" else data["u"])
+    f = {"softmax": gc.softmax, "log_softmax": gc.log_softmax,
+         "logsumexp": lambda x: gc.logsumexp(x, axis=-1, keepdims=True)}[op]
+    _f16_vs_f64(lambda x: f(x) * u.astype(x.dtype), [data["x"]])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_float16_cross_entropy(reduction, data):
+    _f16_vs_f64(lambda x: F.cross_entropy(x, data["labels"], reduction=reduction), [data["x"]])
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "leaky_relu", "sigmoid", "tanh"])
+def test_float16_fused_linear(activation, data):
+    _f16_vs_f64(lambda x, w, b: F.linear(x, w, b, activation=activation),
+                [data["x"], data["w"], data["b"]])
+
+
+def test_float16_mlp_training_step_stays_finite(data):
+    gc.manual_seed(0)
+    model = gc.nn.MLP([10, 8, 10], dtype="float16")
+    opt = gc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x = gc.tensor(data["x"], dtype="float16")
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), data["labels"])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert all(np.isfinite(p.numpy()).all() and p.dtype == np.float16 for p in model.parameters())
