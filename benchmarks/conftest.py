@@ -4,6 +4,9 @@ import pytest
 
 import gradcore as gc
 from gradcore.bench import sync
+from gradcore.bench.report import quiet_openmp
+
+quiet_openmp()  # before any benchmark imports torch (see gradcore.bench.report.quiet_openmp)
 from gradcore.bench.workloads import ENGINES, Unavailable
 
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(

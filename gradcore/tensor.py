@@ -196,6 +196,14 @@ class Tensor:
                                  f"has shape {self.shape}")
         _engine.run_backward([self], [gradient], retain_graph or create_graph, create_graph)
 
+    def _grad_buffer(self):
+        """An array the next gradient of this leaf may be written into directly, or None.
+
+        Plain tensors offer none; a Parameter in a flat buffer offers its gradient view while
+        its ``.grad`` is None, so a GEMM can write the weight gradient in place (no copy).
+        """
+        return None
+
     def _accumulate_grad(self, gx, create_graph):
         """Add the gradient ``gx`` into ``.grad`` (called by the engine for leaves)."""
         if gx.shape != self.shape:  # NOTE: an op's backward must return its input's shape

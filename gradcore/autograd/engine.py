@@ -50,8 +50,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     deps = _count_dependencies(pending, needed)
     ready = [node for node in pending if deps.get(node, 0) == 0]
     anomaly = STATE.anomaly  # read once: the loop below tests a local, not the flag
-    prev = STATE.grad_enabled
+    prev, prev_into = STATE.grad_enabled, STATE.into_leaves
     STATE.grad_enabled = create_graph
+    STATE.into_leaves = inputs is None and not create_graph
     try:
         while ready:
             node = ready.pop()
@@ -93,7 +94,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     else:
                         edge._accumulate_grad(gx, create_graph)
     finally:
-        STATE.grad_enabled = prev
+        STATE.grad_enabled, STATE.into_leaves = prev, prev_into
     if inputs is not None:
         out = [results.get(id(t)) for t in inputs]
         for i, (t, g) in enumerate(zip(inputs, out)):

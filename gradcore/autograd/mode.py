@@ -15,6 +15,9 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "det
 class _State:
     grad_enabled = True
     forward_ad = 0  # nesting depth of gc.jvp: tangents are propagated while > 0
+    # True inside a first-order backward() that accumulates into leaves' .grad: an op may then
+    # write a leaf's gradient straight into the buffer the leaf offers (Tensor._grad_buffer).
+    into_leaves = False
     anomaly = os.environ.get("GRADCORE_DETECT_ANOMALY", "") not in ("", "0")
 
 

@@ -5,7 +5,10 @@
   clock overheads do not swamp microsecond kernels;
 * GPU samples are bracketed by CUDA events after a synchronize (device time, not host time);
 * the engines of one case are interleaved sample by sample, so drift of the machine (clock
-  boost, another process) hits all of them alike; the median of >= 20 samples is reported.
+  boost, another process) hits all of them alike, and the order rotates every round, so no
+  engine always runs right after another (NOTE: an engine's worker threads may spin for a
+  while after its step, e.g. OpenMP in PyTorch, and slow down whoever runs next);
+* the median of >= 20 samples is reported.
 """
 from __future__ import annotations
 
@@ -77,8 +80,9 @@ def time_interleaved(steps, device, reps=20, warmup=2, target_s=2e-3):
     sync(device)
     inner = {name: _calibrate(clock, step, target_s) for name, step in steps.items()}
     samples = {name: [] for name in steps}
-    for _ in range(reps):
-        for name, step in steps.items():
-            samples[name].append(clock.measure(step, inner[name]))
+    names = list(steps)
+    for r in range(reps):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            samples[name].append(clock.measure(steps[name], inner[name]))
     return {name: {"median_s": statistics.median(s), "min_s": min(s), "samples": len(s),
                    "inner": inner[name]} for name, s in samples.items()}

@@ -55,10 +55,16 @@ class FlatParameters:
         """True when every parameter's .data and .grad are still this buffer's views."""
         return all(p.data is d and p.grad is g for p, (d, g) in zip(self.params, self._views))
 
+    def grad_view(self, slot):
+        """The array of parameter ``slot``'s gradient view."""
+        return self._views[slot][1].data
+
     def store_grad(self, slot, gx):
-        """Make parameter ``slot``'s gradient ``gx``, copied into its view (after set-to-none)."""
+        """Make parameter ``slot``'s gradient ``gx``, copied into its view (after set-to-none);
+        no copy when an op already wrote it there (see Tensor._grad_buffer)."""
         p, (_, g) = self.params[slot], self._views[slot]
-        g.device.xp.copyto(g.data, gx, casting="same_kind")
+        if gx is not g.data:
+            g.device.xp.copyto(g.data, gx, casting="same_kind")
         g._version += 1
         p.grad = g
 

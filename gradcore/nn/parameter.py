@@ -26,6 +26,12 @@ class Parameter(Tensor):
         self._pack, self._slot = None, 0
         self.requires_grad_(requires_grad)
 
+    def _grad_buffer(self):
+        pack = self._pack
+        if self.grad is None and pack is not None:
+            return pack.grad_view(self._slot)
+        return None
+
     def _accumulate_grad(self, gx, create_graph):
         # After zero_grad(set_to_none=True) a packed parameter's first gradient is copied
         # straight into its view of the flat buffer: one pass, where fill + add would be three.

@@ -7,6 +7,7 @@ of gradients keep working.
 from __future__ import annotations
 
 from gradcore.autograd.function import Function
+from gradcore.autograd.mode import STATE
 from gradcore.backend import array_module
 from gradcore.kernels import activation as KA
 from gradcore.kernels import loss as KL
@@ -16,6 +17,7 @@ from gradcore.ops.math import exp
 from gradcore.ops.reduction import sum as _sum
 from gradcore.ops.shape import broadcast_to, reshape, swapaxes
 from gradcore.ops.softmax import log_softmax
+from gradcore.tensor import Tensor
 
 __all__ = ["linear_act", "cross_entropy", "ACTIVATIONS"]
 
@@ -49,7 +51,7 @@ class LinearAct(Function):
         if self.edges[1] is not None:
             gz2 = reshape(gz, (-1, gz.shape[-1])) if gz.ndim != 2 else gz
             x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
-            gw = matmul(swapaxes(gz2, 0, 1), x2)
+            gw = _weight_grad(self.edges[1], gz2, x2)
         return gx, gw, gb
 
     def jvp(self, xs, y, txs):
@@ -63,6 +65,17 @@ class LinearAct(Function):
         if tb is not None:
             tz += tb
         return _act_derivative_times(self.act, self.slope, y, tz)
+
+
+def _weight_grad(edge, gz, x):
+    """gz.T @ x. In a first-order backward into a leaf that offers a gradient buffer (a packed
+    Parameter), the GEMM writes there directly: no temporary, no copy into the flat buffer."""
+    if STATE.into_leaves and not STATE.grad_enabled and type(edge) is not tuple:
+        buf = edge._grad_buffer()
+        if buf is not None and buf.dtype == gz.dtype:
+            array_module(buf).matmul(gz.data.T, x.data, out=buf)
+            return Tensor._make(buf, gz.device, False, None, 0)
+    return matmul(swapaxes(gz, 0, 1), x)
 
 
 class BiasActBackward(Function):
