@@ -111,7 +111,8 @@ def _act_grad_into(y, gy, act, slope, buf):
         # the kernel gives 0) is repaired afterwards, only when it happened.
         alive = y > 0
         if act == "relu" or slope == 0:
-            np.multiply(gy, alive, out=buf)
+            with np.errstate(invalid="ignore"):  # inf * 0 is repaired just below
+                np.multiply(gy, alive, out=buf)
             zero_factor = True
         else:
             factor = alive.astype(buf.dtype)
