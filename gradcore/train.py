@@ -106,7 +106,9 @@ def _progress(cfg, total, epoch):
         from tqdm.auto import tqdm  # noqa: PLC0415 (optional extra)
     except ImportError:
         return None
-    return tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", unit="sample", leave=False)
+    # disable=None: no bar when stderr is not a terminal (logs and CI get the epoch lines only)
+    return tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", unit="sample", leave=False,
+                mininterval=0.25, disable=None)
 
 
 def run(cfg, log=print):
