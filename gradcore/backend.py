@@ -20,7 +20,14 @@ __all__ = [
 
 
 class OutOfMemoryError(MemoryError):
-    """The GPU ran out of memory; the message names the op, the device and the request."""
+    """The GPU ran out of memory; the message names the op, the device and the request.
+
+    A subclass of ``MemoryError``, so ``except MemoryError`` catches it too.
+
+    >>> import gradcore as gc
+    >>> issubclass(gc.OutOfMemoryError, MemoryError)
+    True
+    """
 
 
 def out_of_memory(where, dev, err):
@@ -91,12 +98,22 @@ def cuda_is_available():
 
 
 def cuda_unavailable_reason():
-    """Why the GPU path cannot be used, or ``""`` when it can."""
+    """Why the GPU path cannot be used, or ``""`` when it can.
+
+    >>> import gradcore as gc
+    >>> (gc.cuda.unavailable_reason() == "") == gc.cuda.is_available()
+    True
+    """
     return _probe.probe().reason
 
 
 def cuda_device_count():
-    """Number of visible CUDA devices (0 without a usable GPU)."""
+    """Number of visible CUDA devices (0 without a usable GPU).
+
+    >>> import gradcore as gc
+    >>> (gc.cuda.device_count() > 0) == gc.cuda.is_available()
+    True
+    """
     return _probe.probe().count
 
 
@@ -105,6 +122,11 @@ class Device:
 
     Instances are interned, so ``is`` compares them and the per-op device check is one pointer
     comparison.
+
+    >>> import gradcore as gc
+    >>> d = gc.device("cpu")
+    >>> d is gc.device("cpu"), d.type, d.xp.__name__
+    (True, 'cpu', 'numpy')
     """
 
     __slots__ = ("type", "index", "xp", "_name")
@@ -193,7 +215,12 @@ _default = {"spec": _initial_default(), "device": None}
 
 
 def get_default_device():
-    """The device new tensors go to: ``GRADCORE_DEVICE`` if set, else cuda when usable, else cpu."""
+    """The device new tensors go to: ``GRADCORE_DEVICE`` if set, else cuda when usable, else cpu.
+
+    >>> import gradcore as gc
+    >>> gc.zeros(2).device is gc.get_default_device()
+    True
+    """
     dev = _default["device"]
     if dev is None:
         spec = _default["spec"]
@@ -209,7 +236,14 @@ def get_default_device():
 
 
 def set_default_device(spec):
-    """Set the device that tensor constructors use when none is given."""
+    """Set the device that tensor constructors use when none is given.
+
+    >>> import gradcore as gc
+    >>> old = gc.get_default_device()
+    >>> gc.set_default_device("cpu"); gc.zeros(2).device
+    device('cpu')
+    >>> gc.set_default_device(old)
+    """
     _default["device"] = device(spec)
 
 
@@ -286,6 +320,11 @@ def set_matmul_precision(precision):
     """``"highest"`` (full float32, the default) or ``"high"`` (allow TF32 on GPUs that have it).
 
     Like ``torch.set_float32_matmul_precision``; the CPU always computes in full precision.
+
+    >>> import gradcore as gc
+    >>> gc.set_matmul_precision("high"); gc.get_matmul_precision()
+    'high'
+    >>> gc.set_matmul_precision("highest")
     """
     if precision not in ("highest", "high"):
         raise ValueError(f"set_matmul_precision: expected 'highest' or 'high', got {precision!r}")
@@ -311,5 +350,10 @@ def _apply_matmul_precision(cupy):
 
 
 def get_matmul_precision():
-    """The current float32 matmul precision: ``"highest"`` or ``"high"``."""
+    """The current float32 matmul precision: ``"highest"`` or ``"high"``.
+
+    >>> import gradcore as gc
+    >>> gc.get_matmul_precision()
+    'highest'
+    """
     return _matmul["precision"]

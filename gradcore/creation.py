@@ -41,26 +41,47 @@ def zeros(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    """A tensor of ones."""
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``.
+
+    >>> import gradcore as gc
+    >>> gc.ones(2, 2).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
     dt, dev = _where(dtype, device)
     return _finish(dev.xp.ones(_shape(shape), dt), dev, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
-    """A tensor of ``shape`` filled with ``fill_value``."""
+    """A tensor of ``shape`` filled with ``fill_value``.
+
+    >>> import gradcore as gc
+    >>> gc.full((2, 2), 7.0).tolist()
+    [[7.0, 7.0], [7.0, 7.0]]
+    """
     dt, dev = _where(dtype, device)
     shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
     return _finish(dev.xp.full(shape, fill_value, dt), dev, requires_grad)
 
 
 def empty(*shape, dtype=None, device=None, requires_grad=False):
-    """An uninitialised tensor (its contents are arbitrary)."""
+    """An uninitialised tensor (its contents are arbitrary): for buffers that are filled next.
+
+    >>> import gradcore as gc
+    >>> x = gc.empty(2, 3)
+    >>> x.shape, x.dtype
+    ((2, 3), dtype('float32'))
+    """
     dt, dev = _where(dtype, device)
     return _finish(dev.xp.empty(_shape(shape), dt), dev, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Evenly spaced values in [start, stop), like ``numpy.arange`` (integers stay int64)."""
+    """Evenly spaced values in [start, stop), like ``numpy.arange`` (integers stay int64).
+
+    >>> import gradcore as gc
+    >>> gc.arange(4).tolist(), gc.arange(0, 1, 0.25).tolist()
+    ([0, 1, 2, 3], [0.0, 0.25, 0.5, 0.75])
+    """
     dev = backend.device(device) if device is not None else backend.get_default_device()
     data = numpy.arange(start, stop, step) if stop is not None else numpy.arange(start)
     if dtype is not None:
@@ -76,19 +97,34 @@ def _like(x, dtype, device):
 
 
 def zeros_like(x, dtype=None, device=None, requires_grad=False):
-    """Zeros with the shape (and by default dtype and device) of ``x``."""
+    """Zeros with the shape (and by default dtype and device) of ``x``.
+
+    >>> import gradcore as gc
+    >>> gc.zeros_like(gc.tensor([[1.0, 2.0]])).tolist()
+    [[0.0, 0.0]]
+    """
     dt, dev = _like(x, dtype, device)
     return _finish(dev.xp.zeros(x.shape, dt), dev, requires_grad)
 
 
 def ones_like(x, dtype=None, device=None, requires_grad=False):
-    """Ones with the shape (and by default dtype and device) of ``x``."""
+    """Ones with the shape (and by default dtype and device) of ``x``.
+
+    >>> import gradcore as gc
+    >>> gc.ones_like(gc.tensor([[1.0, 2.0]]), dtype="int64").tolist()
+    [[1, 1]]
+    """
     dt, dev = _like(x, dtype, device)
     return _finish(dev.xp.ones(x.shape, dt), dev, requires_grad)
 
 
 def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
-    """``fill_value`` with the shape (and by default dtype and device) of ``x``."""
+    """``fill_value`` with the shape (and by default dtype and device) of ``x``.
+
+    >>> import gradcore as gc
+    >>> gc.full_like(gc.tensor([1.0, 2.0]), 3.0).tolist()
+    [3.0, 3.0]
+    """
     dt, dev = _like(x, dtype, device)
     return _finish(dev.xp.full(x.shape, fill_value, dt), dev, requires_grad)
 
@@ -97,6 +133,12 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard-normal samples from gradcore's seeded generator (see ``manual_seed``).
 
     Samples are drawn on the host and copied, so one seed gives the same values on every device.
+
+    >>> import gradcore as gc
+    >>> gc.manual_seed(0)
+    >>> x = gc.randn(2, 3)
+    >>> x.shape, x.dtype
+    ((2, 3), dtype('float32'))
     """
     dt, dev = _where(dtype, device)
     data = backend.random_state().standard_normal(_shape(shape)).astype(dt)
@@ -104,7 +146,14 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) from gradcore's seeded generator."""
+    """Uniform samples in [0, 1) from gradcore's seeded generator.
+
+    >>> import gradcore as gc
+    >>> gc.manual_seed(0)
+    >>> x = gc.rand(1000)
+    >>> x.shape, 0 <= x.min().item() < x.max().item() < 1
+    ((1000,), True)
+    """
     dt, dev = _where(dtype, device)
     data = backend.random_state().random(_shape(shape)).astype(dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)

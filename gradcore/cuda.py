@@ -9,7 +9,12 @@ __all__ = ["is_available", "device_count", "unavailable_reason", "synchronize"]
 
 
 def synchronize():
-    """Wait for all queued GPU work (no-op without a GPU); call before reading a host clock."""
+    """Wait for all queued GPU work (no-op without a GPU); call before reading a host clock.
+
+    >>> import gradcore as gc
+    >>> y = gc.ones(1000) * 2  # on a GPU this only queues the work
+    >>> gc.cuda.synchronize()  # returns once it has run
+    """
     if is_available():
         import cupy  # noqa: PLC0415
         cupy.cuda.Device().synchronize()

@@ -16,12 +16,24 @@ _default_dtype = {"float": numpy.dtype(numpy.float32)}
 
 
 def get_default_dtype():
-    """The dtype of tensors made from Python floats (float32 unless changed)."""
+    """The dtype of tensors made from Python floats (float32 unless changed).
+
+    >>> import gradcore as gc
+    >>> gc.get_default_dtype()
+    dtype('float32')
+    """
     return _default_dtype["float"]
 
 
 def set_default_dtype(dtype):
-    """Set the dtype of tensors made from Python floats: ``float32`` or ``float64``."""
+    """Set the dtype of tensors made from Python floats: ``float32`` or ``float64``.
+
+    >>> import gradcore as gc
+    >>> old = gc.get_default_dtype(); gc.set_default_dtype("float64")
+    >>> gc.tensor([1.0]).dtype
+    dtype('float64')
+    >>> gc.set_default_dtype(old)
+    """
     dt = numpy.dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
@@ -293,35 +305,93 @@ class Tensor:
     def __ge__(self, other): return _compare.greater_equal(self, other)
 
     # ---- methods that mirror NumPy's ----------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return _reduction.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _reduction.mean(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, ddof=0): return _reduction.var(self, axis, keepdims, ddof)
-    def max(self, axis=None, keepdims=False): return _reduction.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _reduction.min(self, axis, keepdims)
-    def logsumexp(self, axis=None, keepdims=False): return _softmax.logsumexp(self, axis, keepdims)
-    def softmax(self, axis=-1): return _softmax.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _softmax.log_softmax(self, axis)
-    def argmax(self, axis=None): return Tensor._make(self.data.argmax(axis), self.device, False, None, 0)
-    def argmin(self, axis=None): return Tensor._make(self.data.argmin(axis), self.device, False, None, 0)
-    def reshape(self, *shape): return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes): return _shape.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-    def swapaxes(self, axis1, axis2): return _shape.swapaxes(self, axis1, axis2)
-    def squeeze(self, axis=None): return _shape.squeeze(self, axis)
-    def expand_dims(self, axis): return _shape.expand_dims(self, axis)
-    def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
-    def flatten(self): return _shape.flatten(self)
-    def matmul(self, other): return _linalg.matmul(self, other)
-    def exp(self): return _math.exp(self)
-    def log(self): return _math.log(self)
-    def log1p(self): return _math.log1p(self)
-    def sqrt(self): return _math.sqrt(self)
-    def abs(self): return _math.abs(self)
-    def sin(self): return _math.sin(self)
-    def cos(self): return _math.cos(self)
-    def clip(self, min=None, max=None): return _math.clip(self, min, max)
-    def tanh(self): return _activation.tanh(self)
-    def sigmoid(self): return _activation.sigmoid(self)
-    def relu(self): return _activation.relu(self)
+    def sum(self, axis=None, keepdims=False):
+        """Sum over ``axis`` (see :func:`gradcore.sum`)."""
+        return _reduction.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False):
+        """Mean over ``axis`` (see :func:`gradcore.mean`)."""
+        return _reduction.mean(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0):
+        """Variance over ``axis`` (see :func:`gradcore.var`)."""
+        return _reduction.var(self, axis, keepdims, ddof)
+    def max(self, axis=None, keepdims=False):
+        """Maximum over ``axis`` (see :func:`gradcore.max`)."""
+        return _reduction.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False):
+        """Minimum over ``axis`` (see :func:`gradcore.min`)."""
+        return _reduction.min(self, axis, keepdims)
+    def logsumexp(self, axis=None, keepdims=False):
+        """log(sum(exp(x))) over ``axis`` without overflow (see :func:`gradcore.logsumexp`)."""
+        return _softmax.logsumexp(self, axis, keepdims)
+    def softmax(self, axis=-1):
+        """Softmax along ``axis`` (see :func:`gradcore.softmax`)."""
+        return _softmax.softmax(self, axis)
+    def log_softmax(self, axis=-1):
+        """Log-softmax along ``axis`` (see :func:`gradcore.log_softmax`)."""
+        return _softmax.log_softmax(self, axis)
+    def argmax(self, axis=None):
+        """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
+        return Tensor._make(self.data.argmax(axis), self.device, False, None, 0)
+    def argmin(self, axis=None):
+        """Index of the minimum over ``axis``, as an integer tensor (not recorded on the tape)."""
+        return Tensor._make(self.data.argmin(axis), self.device, False, None, 0)
+    def reshape(self, *shape):
+        """The same elements in a new shape: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+        return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes):
+        """Permute the axes (reversed if none are given): ``x.transpose(1, 0)``."""
+        return _shape.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def swapaxes(self, axis1, axis2):
+        """Interchange two axes (see :func:`gradcore.swapaxes`)."""
+        return _shape.swapaxes(self, axis1, axis2)
+    def squeeze(self, axis=None):
+        """Remove size-1 axes (see :func:`gradcore.squeeze`)."""
+        return _shape.squeeze(self, axis)
+    def expand_dims(self, axis):
+        """Insert size-1 axes at ``axis`` (see :func:`gradcore.expand_dims`)."""
+        return _shape.expand_dims(self, axis)
+    def broadcast_to(self, shape):
+        """Broadcast to ``shape`` (see :func:`gradcore.broadcast_to`)."""
+        return _shape.broadcast_to(self, shape)
+    def flatten(self):
+        """The elements as one axis (see :func:`gradcore.flatten`)."""
+        return _shape.flatten(self)
+    def matmul(self, other):
+        """``self @ other`` (see :func:`gradcore.matmul`)."""
+        return _linalg.matmul(self, other)
+    def exp(self):
+        """Elementwise e**x (see :func:`gradcore.exp`)."""
+        return _math.exp(self)
+    def log(self):
+        """Elementwise natural logarithm (see :func:`gradcore.log`)."""
+        return _math.log(self)
+    def log1p(self):
+        """Elementwise log(1 + x) (see :func:`gradcore.log1p`)."""
+        return _math.log1p(self)
+    def sqrt(self):
+        """Elementwise square root (see :func:`gradcore.sqrt`)."""
+        return _math.sqrt(self)
+    def abs(self):
+        """Elementwise absolute value (see :func:`gradcore.abs`)."""
+        return _math.abs(self)
+    def sin(self):
+        """Elementwise sine (see :func:`gradcore.sin`)."""
+        return _math.sin(self)
+    def cos(self):
+        """Elementwise cosine (see :func:`gradcore.cos`)."""
+        return _math.cos(self)
+    def clip(self, min=None, max=None):
+        """Limit values to ``[min, max]`` (see :func:`gradcore.clip`)."""
+        return _math.clip(self, min, max)
+    def tanh(self):
+        """Elementwise hyperbolic tangent (see :func:`gradcore.tanh`)."""
+        return _activation.tanh(self)
+    def sigmoid(self):
+        """Elementwise logistic sigmoid (see :func:`gradcore.sigmoid`)."""
+        return _activation.sigmoid(self)
+    def relu(self):
+        """Elementwise max(x, 0) (see :func:`gradcore.relu`)."""
+        return _activation.relu(self)
 
 
 def _is_device_spec(value):
@@ -372,7 +442,13 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def as_tensor(data, dtype=None, device=None):
-    """Like :func:`tensor` but without a copy when ``data`` already fits (a Tensor passes through)."""
+    """Like :func:`tensor` but without a copy when ``data`` already fits (a Tensor passes through).
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0, 2.0])
+    >>> gc.as_tensor(x) is x, gc.tensor(x) is x
+    (True, False)
+    """
     if isinstance(data, Tensor):
         if (dtype is None or numpy.dtype(dtype) == data.dtype) and (device is None or backend.device(device) is data.device):
             return data

@@ -36,6 +36,11 @@ class GraphNode:
 
     ``kind`` is ``"op"`` (a recorded Function, labelled by its class name), ``"leaf"`` (a tensor
     the user made that requires grad) or ``"output"`` (the tensor the graph was drawn from).
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0], requires_grad=True)
+    >>> gc.viz.trace(gc.exp(x)).nodes[1]
+    GraphNode(id='n1', kind='op', label='Exp', shape=None, dtype=None)
     """
 
     id: str
@@ -48,7 +53,14 @@ class GraphNode:
 @dataclass
 class Graph:
     """Nodes in discovery order from the output, and edges ``(source id, target id, label)``
-    pointing the way data flows (inputs -> ops -> output)."""
+    pointing the way data flows (inputs -> ops -> output).
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0], requires_grad=True)
+    >>> g = gc.viz.trace((x * 2).sum())
+    >>> [n.label for n in g.ops()], g.edges
+    (['Sum', 'Mul'], [('n1', 'n0', ''), ('n2', 'n1', ''), ('n3', 'n2', '')])
+    """
 
     nodes: list = field(default_factory=list)
     edges: list = field(default_factory=list)
@@ -131,7 +143,14 @@ def _quote(text):
 
 
 def node_text(n, show_shapes=True):
-    """The text a drawing shows for node ``n`` (label, then shape and dtype for tensors)."""
+    """The text a drawing shows for node ``n`` (label, then shape and dtype for tensors).
+
+    >>> import gradcore as gc
+    >>> print(gc.viz.node_text(gc.viz.GraphNode("n0", "leaf", "w", (2,), "float32")))
+    w
+    (2,) float32
+    requires_grad
+    """
     if n.kind == "op" or not show_shapes:
         return n.label if n.kind != "leaf" else f"{n.label}\nrequires_grad"
     tail = "\nrequires_grad" if n.kind == "leaf" else ""
@@ -167,6 +186,13 @@ def render(tensor, path, format=None, show_shapes=True, params=None):
     ``format`` defaults to the file's suffix (``.svg``, ``.png``, ``.pdf``...), else ``svg``.
     Raises ``RuntimeError`` when Graphviz is not installed; :func:`to_dot` needs nothing.
     Returns ``path``.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0, 2.0], requires_grad=True)
+    >>> gc.viz.render(gc.exp(x).sum(), "graph.svg")  # doctest: +SKIP
+    'graph.svg'
+    >>> gc.viz.to_dot(gc.exp(x).sum()).startswith("digraph")  # the text it hands to dot
+    True
     """
     exe = shutil.which("dot")
     if exe is None:

@@ -65,13 +65,29 @@ class no_grad(_Switch):
 
 
 class enable_grad(_Switch):
-    """Record on the tape again inside a ``no_grad`` block."""
+    """Record on the tape again inside a ``no_grad`` block.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0], requires_grad=True)
+    >>> with gc.no_grad(), gc.enable_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    True
+    """
 
     _flag, _value = "grad_enabled", True
 
 
 class set_grad_enabled(_Switch):
-    """``set_grad_enabled(False)`` is ``no_grad()``; usable as a context manager or a call."""
+    """``set_grad_enabled(False)`` is ``no_grad()``; usable as a context manager or a call.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0], requires_grad=True)
+    >>> with gc.set_grad_enabled(False):
+    ...     y = x * 2
+    >>> y.requires_grad, gc.is_grad_enabled()
+    (False, True)
+    """
 
     _flag = "grad_enabled"
 
@@ -90,7 +106,13 @@ class set_grad_enabled(_Switch):
 
 
 def is_grad_enabled():
-    """True when ops record on the tape."""
+    """True when ops record on the tape.
+
+    >>> import gradcore as gc
+    >>> with gc.no_grad():
+    ...     print(gc.is_grad_enabled())
+    False
+    """
     return STATE.grad_enabled
 
 
@@ -112,5 +134,11 @@ class detect_anomaly(_Switch):
 
 
 def is_anomaly_enabled():
-    """True inside ``detect_anomaly`` or with ``GRADCORE_DETECT_ANOMALY=1``."""
+    """True inside ``detect_anomaly`` or with ``GRADCORE_DETECT_ANOMALY=1``.
+
+    >>> import gradcore as gc
+    >>> with gc.detect_anomaly():
+    ...     print(gc.is_anomaly_enabled())
+    True
+    """
     return STATE.anomaly

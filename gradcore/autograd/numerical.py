@@ -17,7 +17,17 @@ __all__ = ["numerical_grad", "gradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError):
-    """Raised by :func:`gradcheck` when analytic and numerical gradients disagree."""
+    """Raised by :func:`gradcheck` when analytic and numerical gradients disagree.
+
+    >>> import gradcore as gc
+    >>> class Twice(gc.Function):  # a wrong rule: the derivative of 2x is 2, not 3
+    ...     def forward(self, x): return 2 * x
+    ...     def backward(self, gy): return 3 * gy
+    >>> gc.gradcheck(lambda x: Twice()(x), (gc.tensor([1.0], dtype="float64"),))
+    Traceback (most recent call last):
+    ...
+    gradcore.autograd.numerical.GradcheckError: gradcheck: gradient of input 0 ... disagrees ...
+    """
 
 
 def _evaluate(f, args):

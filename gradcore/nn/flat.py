@@ -14,7 +14,14 @@ __all__ = ["FlatParameters", "pack_parameters"]
 
 
 class FlatParameters:
-    """Parameters of one device and dtype living as views into two flat buffers."""
+    """Parameters of one device and dtype living as views into two flat buffers.
+
+    >>> import gradcore as gc
+    >>> net = gc.nn.Linear(3, 2)
+    >>> flat = gc.nn.FlatParameters(net.parameters())
+    >>> flat.data[:] = 0; flat.size, net.weight.tolist()  # the weight is a view of the buffer
+    (8, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    """
 
     def __init__(self, params):
         params = list(params)
@@ -128,7 +135,14 @@ class FlatParameters:
 
 
 def pack_parameters(params):
-    """Group ``params`` by (device, dtype) and pack each group; reuse packs that already match."""
+    """Group ``params`` by (device, dtype) and pack each group; reuse packs that already match.
+
+    >>> import gradcore as gc
+    >>> net = gc.nn.Linear(3, 2)
+    >>> packs = gc.nn.pack_parameters(net.parameters())
+    >>> len(packs), packs[0].size, gc.nn.pack_parameters(net.parameters())[0] is packs[0]
+    (1, 8, True)
+    """
     groups = {}
     for p in params:
         groups.setdefault((p.device, p.dtype), []).append(p)

@@ -65,14 +65,26 @@ def mse_loss(x, target, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """Sigmoid + binary cross-entropy in the stable form softplus(x) - x * t (never log(0))."""
+    """Sigmoid + binary cross-entropy in the stable form softplus(x) - x * t (never log(0)).
+
+    >>> import gradcore as gc
+    >>> logits, target = gc.tensor([1000.0, -1000.0]), gc.tensor([1.0, 0.0])
+    >>> gc.nn.functional.binary_cross_entropy_with_logits(logits, target).item()  # no overflow
+    0.0
+    """
     _check_same_shape(logits, target, "binary_cross_entropy_with_logits")
     return _reduce(softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
 
 
 def l2_penalty(parameters, weight_decay):
     """``weight_decay / 2 * sum(||p||²)``: L2 regularization as an explicit loss term (its
-    gradient ``weight_decay * p`` is what optimizers' ``weight_decay`` adds directly)."""
+    gradient ``weight_decay * p`` is what optimizers' ``weight_decay`` adds directly).
+
+    >>> import gradcore as gc
+    >>> params = [gc.tensor([1.0, 2.0]), gc.tensor([2.0])]
+    >>> round(gc.nn.functional.l2_penalty(params, weight_decay=0.1).item(), 6)  # 0.05 * 9
+    0.45
+    """
     total = None
     for p in parameters:
         term = _sum(p * p)

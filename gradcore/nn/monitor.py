@@ -29,6 +29,13 @@ class GradNormMonitor:
     ``"0.bias"``...) and every :class:`~gradcore.nn.Linear` layer (``"0"``: the norm of its
     weight and bias gradients together, ``sqrt(|gW|² + |gb|²)``). A parameter without a
     gradient yet records ``nan``. Records accumulate in :attr:`history`, one per call.
+
+    >>> import gradcore as gc
+    >>> net = gc.nn.Sequential(gc.nn.Linear(2, 1))
+    >>> monitor = gc.nn.GradNormMonitor(net)
+    >>> net(gc.ones((1, 2))).sum().backward(); norms = monitor.record()
+    >>> round(norms["0.weight"], 4), norms["0.bias"], round(norms["0"], 4)  # sqrt(2), 1, sqrt(3)
+    (1.4142, 1.0, 1.7321)
     """
 
     def __init__(self, model):

@@ -97,7 +97,12 @@ class Tanh(Function):
 
 
 def tanh(x):
-    """Elementwise hyperbolic tangent."""
+    """Elementwise hyperbolic tangent.
+
+    >>> import gradcore as gc
+    >>> gc.tanh(gc.tensor([0.0, 100.0])).tolist()
+    [0.0, 1.0]
+    """
     return Tanh()(x)
 
 
@@ -115,7 +120,13 @@ class ReLU(Function):
 
 
 def relu(x):
-    """max(x, 0). NOTE: its gradient at exactly 0 is 0 (as PyTorch and JAX)."""
+    """max(x, 0). NOTE: its gradient at exactly 0 is 0 (as PyTorch and JAX).
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> gc.relu(x).sum().backward(); x.grad.tolist()
+    [0.0, 0.0, 1.0]
+    """
     return ReLU()(x)
 
 
@@ -137,7 +148,12 @@ class LeakyReLU(Function):
 
 
 def leaky_relu(x, negative_slope=0.01):
-    """x for x > 0, else ``negative_slope * x``; the gradient at 0 is ``negative_slope``."""
+    """x for x > 0, else ``negative_slope * x``; the gradient at 0 is ``negative_slope``.
+
+    >>> import gradcore as gc
+    >>> gc.leaky_relu(gc.tensor([-1.0, 2.0]), negative_slope=0.5).tolist()
+    [-0.5, 2.0]
+    """
     return LeakyReLU(negative_slope)(x)
 
 
@@ -156,5 +172,10 @@ class Softplus(Function):
 
 
 def softplus(x):
-    """log(1 + e**x), computed as max(x, 0) + log1p(e**-|x|) so it never overflows."""
+    """log(1 + e**x), computed as max(x, 0) + log1p(e**-|x|) so it never overflows.
+
+    >>> import gradcore as gc
+    >>> gc.softplus(gc.tensor([-1000.0, 1000.0])).tolist()
+    [0.0, 1000.0]
+    """
     return Softplus()(x)

@@ -67,7 +67,12 @@ class Sub(Function):
 
 
 def sub(x0, x1):
-    """Elementwise ``x0 - x1`` with broadcasting."""
+    """Elementwise ``x0 - x1`` with broadcasting.
+
+    >>> import gradcore as gc
+    >>> gc.sub(gc.tensor([3.0, 4.0]), 1.0).tolist()
+    [2.0, 3.0]
+    """
     return Sub()(x0, x1)
 
 
@@ -93,7 +98,12 @@ class Mul(Function):
 
 
 def mul(x0, x1):
-    """Elementwise ``x0 * x1`` with broadcasting."""
+    """Elementwise ``x0 * x1`` with broadcasting.
+
+    >>> import gradcore as gc
+    >>> gc.mul(gc.tensor([1.0, 2.0]), gc.tensor([3.0])).tolist()
+    [3.0, 6.0]
+    """
     return Mul()(x0, x1)
 
 
@@ -119,7 +129,12 @@ class Div(Function):
 
 
 def div(x0, x1):
-    """Elementwise true division ``x0 / x1`` with broadcasting."""
+    """Elementwise true division ``x0 / x1`` with broadcasting.
+
+    >>> import gradcore as gc
+    >>> gc.div(1.0, gc.tensor([2.0, 4.0])).tolist()
+    [0.5, 0.25]
+    """
     return Div()(x0, x1)
 
 
@@ -135,7 +150,12 @@ class Neg(Function):
 
 
 def neg(x):
-    """Elementwise ``-x``."""
+    """Elementwise ``-x``.
+
+    >>> import gradcore as gc
+    >>> gc.neg(gc.tensor([1.0, -2.0])).tolist()
+    [-1.0, 2.0]
+    """
     return Neg()(x)
 
 
@@ -193,7 +213,12 @@ class Pow(Function):
 
 
 def pow(x0, x1):  # noqa: A001 (NumPy's name)
-    """Elementwise ``x0 ** x1``; a constant Python exponent takes the cheaper ``x ** c`` rule."""
+    """Elementwise ``x0 ** x1``; a constant Python exponent takes the cheaper ``x ** c`` rule.
+
+    >>> import gradcore as gc
+    >>> gc.pow(gc.tensor([2.0, 3.0]), 2).tolist(), gc.pow(2.0, gc.tensor([3.0])).tolist()
+    ([4.0, 9.0], [8.0])
+    """
     if isinstance(x1, (int, float)) and not isinstance(x1, bool):
         return PowScalar(x1)(x0)
     return Pow()(x0, x1)

@@ -29,30 +29,60 @@ def _ge(a, b): return a >= b
 
 
 def equal(x0, x1):
-    """Elementwise ``x0 == x1`` (a bool tensor)."""
+    """Elementwise ``x0 == x1`` (a bool tensor).
+
+    >>> import gradcore as gc
+    >>> gc.equal(gc.tensor([1.0, 2.0]), 2.0).tolist()
+    [False, True]
+    """
     return Compare("equal", _eq)(x0, x1)
 
 
 def not_equal(x0, x1):
-    """Elementwise ``x0 != x1``."""
+    """Elementwise ``x0 != x1``.
+
+    >>> import gradcore as gc
+    >>> gc.not_equal(gc.tensor([1.0, 2.0]), 2.0).tolist()
+    [True, False]
+    """
     return Compare("not_equal", _ne)(x0, x1)
 
 
 def less(x0, x1):
-    """Elementwise ``x0 < x1``."""
+    """Elementwise ``x0 < x1``.
+
+    >>> import gradcore as gc
+    >>> gc.less(gc.tensor([1.0, 2.0, 3.0]), 2.0).tolist()
+    [True, False, False]
+    """
     return Compare("less", _lt)(x0, x1)
 
 
 def less_equal(x0, x1):
-    """Elementwise ``x0 <= x1``."""
+    """Elementwise ``x0 <= x1``.
+
+    >>> import gradcore as gc
+    >>> gc.less_equal(gc.tensor([1.0, 2.0, 3.0]), 2.0).tolist()
+    [True, True, False]
+    """
     return Compare("less_equal", _le)(x0, x1)
 
 
 def greater(x0, x1):
-    """Elementwise ``x0 > x1``."""
+    """Elementwise ``x0 > x1``.
+
+    >>> import gradcore as gc
+    >>> gc.greater(gc.tensor([1.0, 2.0, 3.0]), 2.0).tolist()
+    [False, False, True]
+    """
     return Compare("greater", _gt)(x0, x1)
 
 
 def greater_equal(x0, x1):
-    """Elementwise ``x0 >= x1``."""
+    """Elementwise ``x0 >= x1``.
+
+    >>> import gradcore as gc
+    >>> gc.greater_equal(gc.tensor([1.0, 2.0, 3.0]), 2.0).tolist()
+    [False, True, True]
+    """
     return Compare("greater_equal", _ge)(x0, x1)

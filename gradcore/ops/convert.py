@@ -25,7 +25,12 @@ class AsType(Function):
 
 
 def astype(x, dtype):
-    """``x`` cast to ``dtype``; differentiable between floating dtypes."""
+    """``x`` cast to ``dtype``; differentiable between floating dtypes.
+
+    >>> import gradcore as gc
+    >>> gc.astype(gc.tensor([1.7, -1.2]), "int32").tolist()
+    [1, -1]
+    """
     try:
         dtype = numpy.dtype(dtype)
     except TypeError:
@@ -61,7 +66,14 @@ class ToDevice(Function):
 
 
 def to_device(x, device):
-    """``x`` on ``device`` (one copy); gradients flow back to the source device."""
+    """``x`` on ``device`` (one copy); gradients flow back to the source device.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0, 2.0], device="cpu", requires_grad=True)
+    >>> y = gc.to_device(x, "cuda" if gc.cuda.is_available() else "cpu")
+    >>> (y * 3).sum().backward(); x.grad.device, x.grad.tolist()
+    (device('cpu'), [3.0, 3.0])
+    """
     device = backend.device(device)
     if x.device is device:
         return x

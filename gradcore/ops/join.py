@@ -51,7 +51,12 @@ def concatenate(xs, axis=0):
 
 
 def stack(xs, axis=0):
-    """Joins tensors along a new axis, like ``numpy.stack``."""
+    """Joins tensors along a new axis, like ``numpy.stack``.
+
+    >>> import gradcore as gc
+    >>> gc.stack([gc.zeros(2), gc.ones(2)]).tolist()
+    [[0.0, 0.0], [1.0, 1.0]]
+    """
     xs = list(xs)
     if not xs:
         raise ValueError("stack: need at least one tensor")
@@ -90,7 +95,14 @@ class Split(Function):
 
 
 def split(x, indices_or_sections, axis=0):
-    """Splits into a list of views, like ``numpy.split`` (equal sections or split points)."""
+    """Splits into a list of views, like ``numpy.split`` (equal sections or split points).
+
+    >>> import gradcore as gc
+    >>> [t.tolist() for t in gc.split(gc.arange(6), 3)]
+    [[0, 1], [2, 3], [4, 5]]
+    >>> [t.shape for t in gc.split(gc.arange(6), [2])]
+    [(2,), (4,)]
+    """
     ndim = x.ndim
     if not -ndim <= axis < ndim:
         raise ValueError(f"split: axis {axis} is out of range for a tensor of shape {x.shape}")

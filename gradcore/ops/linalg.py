@@ -86,6 +86,11 @@ class Linear(Function):
 
 
 def linear(x, weight, bias=None):
-    """``x @ weight.T + bias``: the affine map of ``nn.Linear``."""
+    """``x @ weight.T + bias``: the affine map of ``nn.Linear``.
+
+    >>> import gradcore as gc
+    >>> gc.linear(gc.ones((2, 3)), gc.ones((4, 3)), gc.ones(4)).shape
+    (2, 4)
+    """
     y = Linear()(x, weight)
     return y if bias is None else y + bias

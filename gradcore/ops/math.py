@@ -51,7 +51,13 @@ class Log(Function):
 
 
 def log(x):
-    """Elementwise natural logarithm."""
+    """Elementwise natural logarithm.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0, 2.0], requires_grad=True)
+    >>> gc.log(x).sum().backward(); x.grad.tolist()  # d(log x)/dx = 1/x
+    [1.0, 0.5]
+    """
     return Log()(x)
 
 
@@ -70,7 +76,13 @@ class Log1p(Function):
 
 
 def log1p(x):
-    """Elementwise log(1 + x), accurate for small x."""
+    """Elementwise log(1 + x), accurate for small x.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1e-10])
+    >>> gc.log1p(x).item() > 0, gc.log(1 + x).item()  # in float32 1 + x rounds to 1
+    (True, 0.0)
+    """
     return Log1p()(x)
 
 
@@ -88,7 +100,12 @@ class Sqrt(Function):
 
 
 def sqrt(x):
-    """Elementwise square root."""
+    """Elementwise square root.
+
+    >>> import gradcore as gc
+    >>> gc.sqrt(gc.tensor([4.0, 9.0])).tolist()
+    [2.0, 3.0]
+    """
     return Sqrt()(x)
 
 
@@ -107,7 +124,13 @@ class Abs(Function):
 
 
 def abs(x):  # noqa: A001 (NumPy's name)
-    """Elementwise absolute value; its gradient at 0 is 0."""
+    """Elementwise absolute value; its gradient at 0 is 0.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([-1.5, 0.0, 2.0], requires_grad=True)
+    >>> gc.abs(x).sum().backward(); x.grad.tolist()
+    [-1.0, 0.0, 1.0]
+    """
     return Abs()(x)
 
 
@@ -126,7 +149,13 @@ class Sin(Function):
 
 
 def sin(x):
-    """Elementwise sine."""
+    """Elementwise sine.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor(0.0, requires_grad=True)
+    >>> gc.sin(x).backward(); x.grad.item()  # cos(0)
+    1.0
+    """
     return Sin()(x)
 
 
@@ -145,7 +174,12 @@ class Cos(Function):
 
 
 def cos(x):
-    """Elementwise cosine."""
+    """Elementwise cosine.
+
+    >>> import gradcore as gc
+    >>> gc.cos(gc.tensor([0.0])).tolist()
+    [1.0]
+    """
     return Cos()(x)
 
 
@@ -191,12 +225,23 @@ class Minimum(_Extremum):
 
 
 def maximum(x0, x1):
-    """Elementwise maximum with broadcasting; ties share the gradient equally."""
+    """Elementwise maximum with broadcasting; ties share the gradient equally.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    >>> gc.maximum(x, 2.0).sum().backward(); x.grad.tolist()
+    [0.0, 0.5, 1.0]
+    """
     return Maximum()(x0, x1)
 
 
 def minimum(x0, x1):
-    """Elementwise minimum with broadcasting; ties share the gradient equally."""
+    """Elementwise minimum with broadcasting; ties share the gradient equally.
+
+    >>> import gradcore as gc
+    >>> gc.minimum(gc.tensor([1.0, 4.0]), 2.0).tolist()
+    [1.0, 2.0]
+    """
     return Minimum()(x0, x1)
 
 
@@ -270,7 +315,12 @@ class Clip(Function):
 
 
 def clip(x, min=None, max=None):  # noqa: A002 (NumPy's names)
-    """Limits values to ``[min, max]`` (either may be None), like ``numpy.clip``."""
+    """Limits values to ``[min, max]`` (either may be None), like ``numpy.clip``.
+
+    >>> import gradcore as gc
+    >>> gc.clip(gc.tensor([-2.0, 0.5, 3.0]), 0.0, 1.0).tolist()
+    [0.0, 0.5, 1.0]
+    """
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     return Clip(min, max)(x)

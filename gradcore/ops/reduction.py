@@ -75,7 +75,12 @@ class Mean(Function):
 
 
 def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis``, like ``numpy.mean``."""
+    """Arithmetic mean over ``axis``, like ``numpy.mean``.
+
+    >>> import gradcore as gc
+    >>> gc.mean(gc.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0).tolist()
+    [2.0, 3.0]
+    """
     return Mean(normalize_axis(axis, x.ndim, "mean"), keepdims)(x)
 
 
@@ -83,6 +88,10 @@ def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` (0: population variance), like ``numpy.var``.
 
     Composed from differentiable ops, so every derivative order comes for free.
+
+    >>> import gradcore as gc
+    >>> gc.var(gc.tensor([1.0, 3.0])).item(), gc.var(gc.tensor([1.0, 3.0]), ddof=1).item()
+    (1.0, 2.0)
     """
     axes = normalize_axis(axis, x.ndim, "var")
     count = 1
@@ -131,10 +140,21 @@ class Min(_Extreme):
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
-    """Maximum over ``axis``, like ``numpy.max``; ties share the gradient equally."""
+    """Maximum over ``axis``, like ``numpy.max``; ties share the gradient equally.
+
+    >>> import gradcore as gc
+    >>> x = gc.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    >>> gc.max(x).backward(); x.grad.tolist()
+    [0.0, 0.5, 0.5]
+    """
     return Max(normalize_axis(axis, x.ndim, "max"), keepdims)(x)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
-    """Minimum over ``axis``, like ``numpy.min``; ties share the gradient equally."""
+    """Minimum over ``axis``, like ``numpy.min``; ties share the gradient equally.
+
+    >>> import gradcore as gc
+    >>> gc.min(gc.tensor([[1.0, 2.0], [3.0, 0.0]]), axis=1).tolist()
+    [1.0, 0.0]
+    """
     return Min(normalize_axis(axis, x.ndim, "min"), keepdims)(x)

@@ -55,7 +55,12 @@ def reshape(x, shape):
 
 
 def flatten(x):
-    """``reshape(x, (-1,))``."""
+    """``reshape(x, (-1,))``: the elements as one axis.
+
+    >>> import gradcore as gc
+    >>> gc.flatten(gc.zeros((2, 3))).shape
+    (6,)
+    """
     return reshape(x, (-1,))
 
 
@@ -90,7 +95,12 @@ def transpose(x, axes=None):
 
 
 def swapaxes(x, axis1, axis2):
-    """Interchanges two axes, like ``numpy.swapaxes``."""
+    """Interchanges two axes, like ``numpy.swapaxes``.
+
+    >>> import gradcore as gc
+    >>> gc.swapaxes(gc.zeros((2, 3, 4)), 0, 2).shape
+    (4, 3, 2)
+    """
     perm = list(range(x.ndim))
     a, b = _normalize_axes((axis1, axis2), x.ndim, "swapaxes")
     perm[a], perm[b] = perm[b], perm[a]
@@ -98,7 +108,12 @@ def swapaxes(x, axis1, axis2):
 
 
 def expand_dims(x, axis):
-    """Inserts size-1 axes at ``axis`` (int or tuple), like ``numpy.expand_dims``."""
+    """Inserts size-1 axes at ``axis`` (int or tuple), like ``numpy.expand_dims``.
+
+    >>> import gradcore as gc
+    >>> gc.expand_dims(gc.zeros(3), 0).shape, gc.expand_dims(gc.zeros(3), (0, 2)).shape
+    ((1, 3), (1, 3, 1))
+    """
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     ndim = x.ndim + len(axes)
     axes = _normalize_axes(axes, ndim, "expand_dims")
@@ -107,7 +122,12 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """Removes size-1 axes (all of them, or those named by ``axis``), like ``numpy.squeeze``."""
+    """Removes size-1 axes (all of them, or those named by ``axis``), like ``numpy.squeeze``.
+
+    >>> import gradcore as gc
+    >>> gc.squeeze(gc.zeros((1, 3, 1))).shape, gc.squeeze(gc.zeros((1, 3, 1)), axis=0).shape
+    ((3,), (3, 1))
+    """
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
@@ -138,7 +158,12 @@ class BroadcastTo(Function):
 
 
 def broadcast_to(x, shape):
-    """A read-only broadcast view of ``x`` with ``shape``, like ``numpy.broadcast_to``."""
+    """A read-only broadcast view of ``x`` with ``shape``, like ``numpy.broadcast_to``.
+
+    >>> import gradcore as gc
+    >>> gc.broadcast_to(gc.tensor([1.0, 2.0]), (2, 2)).tolist()
+    [[1.0, 2.0], [1.0, 2.0]]
+    """
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if x.shape == shape:
         return x

@@ -124,5 +124,10 @@ class LogSoftmax(Function):
 
 
 def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``: log-probabilities without overflow or log(0)."""
+    """x - logsumexp(x) along ``axis``: log-probabilities without overflow or log(0).
+
+    >>> import gradcore as gc
+    >>> gc.log_softmax(gc.tensor([0.0, 1000.0])).tolist()
+    [-1000.0, 0.0]
+    """
     return LogSoftmax(normalize_axis(axis, x.ndim, "log_softmax")[0])(x)

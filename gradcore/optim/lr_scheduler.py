@@ -12,7 +12,17 @@ __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearWarmup"]
 
 
 class LRScheduler:
-    """Base class: sets each group's ``lr`` to ``factor(t) * base_lr`` at step t."""
+    """Base class: sets each group's ``lr`` to ``factor(t) * base_lr`` at step t.
+
+    A subclass defines ``lr_at(base_lr, t)``:
+
+    >>> import gradcore as gc
+    >>> class Halving(gc.optim.lr_scheduler.LRScheduler):
+    ...     def lr_at(self, base_lr, t): return base_lr / 2 ** t
+    >>> s = Halving(gc.optim.SGD([gc.nn.Parameter(gc.zeros(1))], lr=1.0))
+    >>> s.step(); s.step(); s.get_last_lr()
+    [0.25]
+    """
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
@@ -69,7 +79,15 @@ class StepLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2, flat after T_max."""
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2, flat after T_max.
+
+    >>> import gradcore as gc
+    >>> opt = gc.optim.SGD([gc.nn.Parameter(gc.zeros(1))], lr=1.0)
+    >>> s = gc.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    >>> for _ in range(2): s.step()
+    >>> s.get_last_lr()  # half way: half the base lr
+    [0.5]
+    """
 
     def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803 (PyTorch's name)
         if T_max <= 0:
@@ -84,7 +102,15 @@ class CosineAnnealingLR(LRScheduler):
 
 class LinearWarmup(LRScheduler):
     """lr rises linearly from ``start_factor * base_lr`` to ``base_lr`` over ``warmup_steps``,
-    then stays (or follows ``after``, another scheduler's rule, counted from the end of warm-up)."""
+    then stays (or follows ``after``, another scheduler's rule, counted from the end of warm-up).
+
+    >>> import gradcore as gc
+    >>> opt = gc.optim.SGD([gc.nn.Parameter(gc.zeros(1))], lr=1.0)
+    >>> s = gc.optim.lr_scheduler.LinearWarmup(opt, warmup_steps=4)
+    >>> for _ in range(2): s.step()
+    >>> s.get_last_lr()
+    [0.5]
+    """
 
     def __init__(self, optimizer, warmup_steps, start_factor=0.0, after=None):
         if warmup_steps <= 0:

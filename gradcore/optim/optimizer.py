@@ -17,7 +17,14 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
 
 class Optimizer:
-    """Base class: parameter groups, flat buffers, per-buffer state, state_dict round trips."""
+    """Base class: parameter groups, flat buffers, per-buffer state, state_dict round trips.
+
+    >>> import gradcore as gc
+    >>> a, b = gc.nn.Parameter(gc.zeros(2)), gc.nn.Parameter(gc.zeros(3))
+    >>> opt = gc.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    >>> [g["lr"] for g in opt.param_groups], isinstance(opt, gc.optim.Optimizer)
+    ([0.1, 0.5], True)
+    """
 
     state_names = ()  # names of the flat per-parameter state buffers (e.g. "momentum_buffer")
 
@@ -222,6 +229,12 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; ``weight_decay`` adds L2 to the gradient.
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g²;  p <- p - lr * m̂ / (sqrt(v̂) + eps)
+
+    >>> import gradcore as gc
+    >>> p = gc.nn.Parameter(gc.tensor([1.0]))
+    >>> opt = gc.optim.Adam([p], lr=0.1)
+    >>> (p * p).sum().backward(); opt.step(); round(p.item(), 6)  # first step: about lr
+    0.9
     """
 
     state_names = ("exp_avg", "exp_avg_sq")
@@ -250,7 +263,14 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter): p <- p (1 - lr wd) before the step."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p <- p (1 - lr wd) before the step.
+
+    >>> import gradcore as gc
+    >>> p = gc.nn.Parameter(gc.tensor([1.0]))
+    >>> opt = gc.optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    >>> opt.step(); round(p.item(), 6)  # zero gradient: only the decay moves p
+    0.95
+    """
 
     decoupled = True
 
