@@ -12,7 +12,7 @@ forward mode, higher-order gradients and finite-difference checks.
 from numpy import bool_, float16, float32, float64, int32, int64, uint8  # dtypes, NumPy's names
 
 # tensor first: it defines Tensor, then imports the ops, which build Tensors
-from gradcore.tensor import Tensor, as_tensor, get_default_dtype, set_default_dtype, tensor  # isort: skip
+from gradcore.tensor import Tensor  # isort: skip
 from gradcore import cuda, nn, optim, ops
 from gradcore.autograd.function import Function
 from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
@@ -22,8 +22,9 @@ from gradcore.autograd.numerical import GradcheckError, gradcheck, numerical_gra
 from gradcore.backend import (Device, OutOfMemoryError, device, get_default_device,
                               get_matmul_precision, manual_seed, set_default_device,
                               set_matmul_precision)
-from gradcore.creation import (arange, empty, full, full_like, ones, ones_like, rand, randn,
-                               zeros, zeros_like)
+from gradcore.creation import (arange, as_tensor, empty, full, full_like, get_default_dtype,
+                               ones, ones_like, rand, randn, set_default_dtype, tensor, zeros,
+                               zeros_like)
 from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
 from gradcore.ops.arithmetic import add, div, mul, neg, pow, sub
 from gradcore.ops.compare import equal, greater, greater_equal, less, less_equal, not_equal

@@ -10,34 +10,7 @@ import numpy
 from gradcore import backend
 from gradcore.autograd.mode import STATE
 
-__all__ = ["Tensor", "tensor", "as_tensor", "get_default_dtype", "set_default_dtype"]
-
-_default_dtype = {"float": numpy.dtype(numpy.float32)}
-
-
-def get_default_dtype():
-    """The dtype of tensors made from Python floats (float32 unless changed).
-
-    >>> import gradcore as gc
-    >>> gc.get_default_dtype()
-    dtype('float32')
-    """
-    return _default_dtype["float"]
-
-
-def set_default_dtype(dtype):
-    """Set the dtype of tensors made from Python floats: ``float32`` or ``float64``.
-
-    >>> import gradcore as gc
-    >>> old = gc.get_default_dtype(); gc.set_default_dtype("float64")
-    >>> gc.tensor([1.0]).dtype
-    dtype('float64')
-    >>> gc.set_default_dtype(old)
-    """
-    dt = numpy.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
-    _default_dtype["float"] = dt
+__all__ = ["Tensor"]
 
 
 class Tensor:
@@ -400,66 +373,9 @@ def _is_device_spec(value):
     return isinstance(value, str) and value.split(":")[0].strip().lower() in ("cpu", "cuda")
 
 
-def _to_array(data, dtype, dev, copy):
-    """Turn ``data`` into an array of ``dtype`` on ``dev`` (Python floats -> default dtype)."""
-    dt = None if dtype is None else numpy.dtype(dtype)
-    if hasattr(data, "__cuda_array_interface__") or isinstance(data, numpy.ndarray):
-        arr = data
-        if dt is not None and arr.dtype != dt:
-            arr, copy = arr.astype(dt), False
-    else:
-        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-            data = [d.numpy() if isinstance(d, Tensor) else d for d in data]
-        arr = numpy.asarray(data, dtype=dt)
-        if dt is None and arr.dtype == numpy.float64 and not isinstance(data, numpy.generic):
-            arr = arr.astype(get_default_dtype(), copy=False)  # Python floats -> default dtype
-        copy = False
-        if arr.dtype.kind not in "biufc":  # objects, strings, bytes, dates: not numbers
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data "
-                            f"(NumPy reads it as dtype {arr.dtype}); expected numbers")
-    if dev is not None:
-        moved = backend.to_device(arr, dev)
-        copy = copy and moved is arr
-        arr = moved
-    return arr.copy() if copy else arr
-
-
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of ``data`` (nested lists, scalars, NumPy/CuPy arrays).
-
-    Python floats become the default dtype (float32); arrays keep their dtype; ``device``
-    defaults to :func:`gradcore.get_default_device`.
-
-    >>> import gradcore as gc
-    >>> gc.tensor([1.0, 2.0]).dtype
-    dtype('float32')
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    dev = backend.device(device) if device is not None else backend.get_default_device()
-    t = Tensor._make(_to_array(data, dtype, dev, copy=True), dev, False, None, 0)
-    return t.requires_grad_(True) if requires_grad else t
-
-
-def as_tensor(data, dtype=None, device=None):
-    """Like :func:`tensor` but without a copy when ``data`` already fits (a Tensor passes through).
-
-    >>> import gradcore as gc
-    >>> x = gc.tensor([1.0, 2.0])
-    >>> gc.as_tensor(x) is x, gc.tensor(x) is x
-    (True, False)
-    """
-    if isinstance(data, Tensor):
-        if (dtype is None or numpy.dtype(dtype) == data.dtype) and (device is None or backend.device(device) is data.device):
-            return data
-        return data.to(device, dtype)
-    dev = backend.device(device) if device is not None else (
-        backend.device_of(data) if hasattr(data, "__cuda_array_interface__") or isinstance(data, numpy.ndarray)
-        else backend.get_default_device())
-    return Tensor._make(_to_array(data, dtype, dev, copy=False), dev, False, None, 0)
-
-
-# The ops build Tensors themselves, so they are imported once Tensor exists.
+# The constructors and the ops build Tensors themselves, so they are imported once Tensor
+# exists (creation first: the ops import as_tensor from it).
+from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E402
 from gradcore.autograd import engine as _engine  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402
 from gradcore.ops import arithmetic as _arith  # noqa: E402

@@ -31,7 +31,8 @@ import numpy
 
 from gradcore.autograd.mode import STATE
 from gradcore.backend import OutOfMemoryError, array_module, device_of, out_of_memory
-from gradcore.tensor import Tensor, as_tensor
+from gradcore.creation import as_tensor
+from gradcore.tensor import Tensor
 
 __all__ = ["Function", "tsum"]
 

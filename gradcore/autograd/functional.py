@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from gradcore.autograd.engine import run_backward
 from gradcore.autograd.mode import STATE, enable_grad
-from gradcore.tensor import Tensor, as_tensor
+from gradcore.creation import as_tensor
+from gradcore.tensor import Tensor
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp"]
 

@@ -11,7 +11,8 @@ import numpy
 
 from gradcore.autograd.functional import vjp
 from gradcore.autograd.mode import no_grad
-from gradcore.tensor import Tensor, as_tensor
+from gradcore.creation import as_tensor
+from gradcore.tensor import Tensor
 
 __all__ = ["numerical_grad", "gradcheck", "GradcheckError"]
 

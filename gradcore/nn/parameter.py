@@ -1,7 +1,8 @@
 """``Parameter``: a Tensor that a Module registers as trainable."""
 from __future__ import annotations
 
-from gradcore.tensor import Tensor, as_tensor
+from gradcore.creation import as_tensor
+from gradcore.tensor import Tensor
 
 __all__ = ["Parameter"]
 
