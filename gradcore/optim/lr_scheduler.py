@@ -31,7 +31,7 @@ class LRScheduler:
         self._apply()
 
     def lr_at(self, base_lr, t):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define lr_at(base_lr, t)")
 
     def _apply(self):
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):

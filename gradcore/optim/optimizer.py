@@ -60,7 +60,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay={wd!r} (must be >= 0)")
 
     def _update(self, pack, group, state):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _update (one fused update of a flat buffer)")
 
     # ---- the public interface ----------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
