@@ -138,3 +138,33 @@ def test_layers_point_one_way():
     assert _gradcore_imports(ROOT / "gradcore" / "backend.py") == set()
     for path in (ROOT / "gradcore" / "autograd").glob("*.py"):
         assert not {n for n in _gradcore_imports(path) if n.startswith("gradcore.ops")}, path
+
+
+FAKE_CUPY = {
+    "no driver": "def getDeviceCount():\n    raise RuntimeError('cudaErrorInsufficientDriver: CUDA driver is insufficient')\n",
+    "no device": "def getDeviceCount():\n    return 0\n",
+    "no nvrtc": "def getDeviceCount():\n    return 1\n",
+}
+
+
+@pytest.mark.parametrize("case, reason", [("no driver", "driver"), ("no device", "no GPU"),
+                                          ("no nvrtc", "NVRTC")])
+def test_cupy_without_a_usable_gpu_falls_back_to_cpu_quietly(tmp_path, case, reason):
+    """CuPy importable but unusable (no driver, no device, no NVRTC): import stays silent, the
+    default device is the CPU, and the reason says which piece is missing."""
+    pkg = tmp_path / "cupy"
+    (pkg / "cuda").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from cupy import cuda\n")
+    (pkg / "cuda" / "__init__.py").write_text("from cupy.cuda import runtime, nvrtc\n")
+    (pkg / "cuda" / "runtime.py").write_text(FAKE_CUPY[case])
+    (pkg / "cuda" / "nvrtc.py").write_text(
+        "def getVersion():\n    raise OSError('libnvrtc.so.13: cannot open shared object file')\n")
+    code = ("import gradcore as gc; print(gc.get_default_device()); "
+            "print(gc.cuda.is_available()); print(gc.cuda.unavailable_reason())")
+    env = {k: v for k, v in os.environ.items() if k != "GRADCORE_DEVICE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "cpu" and lines[1] == "False"
+    assert reason in lines[2]
