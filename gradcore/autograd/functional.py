@@ -27,6 +27,11 @@ def _as_variable(x):
     return v, False
 
 
+def _zeros_like(v):
+    """The gradient of an input the output does not depend on."""
+    return Tensor._make(v.device.xp.zeros_like(v.data), v.device, False, None, 0)
+
+
 def _scalar_output(out, name):
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}: the function must return a Tensor, got {type(out).__name__}")
@@ -62,16 +67,12 @@ def value_and_grad(f, argnums=0, has_aux=False):
             result = f(*args, **kwargs)
         out, aux = result if has_aux else (result, None)
         out = _scalar_output(out, "grad")
-        if not out.requires_grad:
-            grads = [Tensor._make(v.device.xp.zeros_like(v.data), v.device, False, None, 0)
-                     for v in variables]
-        else:
+        grads = [None] * len(variables)
+        if out.requires_grad:
             ones = Tensor._make(out.device.xp.ones_like(out.data), out.device, False, None, 0)
             grads = run_backward([out], [ones], retain_graph=outer, create_graph=outer,
                                  inputs=variables)
-            grads = [g if g is not None else
-                     Tensor._make(v.device.xp.zeros_like(v.data), v.device, False, None, 0)
-                     for g, v in zip(grads, variables)]
+        grads = [_zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
         value = out if outer else out.detach()
         g = grads[0] if single else tuple(grads)
         return ((value, aux) if has_aux else value), g
@@ -120,9 +121,7 @@ def vjp(f, *primals):
         else:
             grads = run_backward([out], [ct], retain_graph=True, create_graph=outer or ct.requires_grad,
                                  inputs=variables)
-        return tuple(g if g is not None else
-                     Tensor._make(v.device.xp.zeros_like(v.data), v.device, False, None, 0)
-                     for g, v in zip(grads, variables))
+        return tuple(_zeros_like(v) if g is None else g for g, v in zip(grads, variables))
 
     return (out if outer else out.detach()), vjp_fn
 

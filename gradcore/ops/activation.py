@@ -10,7 +10,8 @@ from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.kernels import activation as K
 
-__all__ = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "activation_backward"]
+__all__ = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "activation_backward", "act_grad",
+           "curvature"]
 
 
 class ActivationBackward(Function):
@@ -27,32 +28,58 @@ class ActivationBackward(Function):
         self.act, self.slope = act, slope
 
     def forward(self, s, gy):
-        act = self.act
-        if act == "relu":
-            return K.relu_backward(s, gy)
-        if act == "sigmoid":
-            return K.sigmoid_backward(s, gy)
-        if act == "tanh":
-            return K.tanh_backward(s, gy)
-        return K.leaky_relu_backward(s, gy, self.slope)
+        return act_grad(self.act, s, gy, self.slope)
 
     def backward(self, ggx):
         s, gy = self.saved_tensors()
-        g_s = None
-        if self.edges[0] is not None and self.act in ("sigmoid", "tanh"):
-            curvature = 1 - 2 * s if self.act == "sigmoid" else -2 * s
-            g_s = ggx * gy * curvature
-        g_gy = activation_backward(self.act, s, ggx, self.slope) if self.edges[1] is not None else None
-        return g_s, g_gy
+        return activation_backward_vjp(self, s, gy, ggx)
 
     def jvp(self, xs, y, txs):
-        s, gy = xs
-        t_s, t_gy = txs
-        out = None if t_gy is None else self.forward(s, t_gy)
-        if t_s is not None and self.act in ("sigmoid", "tanh"):
-            curvature = 1 - 2 * s if self.act == "sigmoid" else -2 * s
-            out = t_s * gy * curvature if out is None else out + t_s * gy * curvature
+        out = activation_backward_jvp(self.act, self.slope, *xs, *txs)
         return out if out is not None else array_module(y).zeros_like(y)
+
+
+def act_grad(act, s, gy, slope=0.01):
+    """``gy * act'`` from the saved ``s`` on arrays: the fused kernel (``identity``: gy itself)."""
+    if act == "relu":
+        return K.relu_backward(s, gy)
+    if act == "sigmoid":
+        return K.sigmoid_backward(s, gy)
+    if act == "tanh":
+        return K.tanh_backward(s, gy)
+    if act == "leaky_relu":
+        return K.leaky_relu_backward(s, gy, slope)
+    return gy
+
+
+def curvature(act, s):
+    """d act'/d s written through the saved output s: sigmoid ``1 - 2s``, tanh ``-2s``, else
+    None (relu, leaky_relu and identity are piecewise linear). Works on Tensors and arrays."""
+    if act == "sigmoid":
+        return 1 - 2 * s
+    if act == "tanh":
+        return -2 * s
+    return None
+
+
+def activation_backward_vjp(node, s, gy, g):
+    """(d/ds, d/dgy) of ``act_grad(act, s, gy)`` against the upstream gradient ``g``, for the
+    differentiable fused backward ops (this one and the fused Linear's)."""
+    g_s = None
+    if node.edges[0] is not None:
+        c = curvature(node.act, s)
+        g_s = None if c is None else g * gy * c
+    g_gy = activation_backward(node.act, s, g, node.slope) if node.edges[1] is not None else None
+    return g_s, g_gy
+
+
+def activation_backward_jvp(act, slope, s, gy, t_s, t_gy):
+    """Tangent of ``act_grad(act, s, gy)`` from the tangents of s and gy (None: zero)."""
+    out = None if t_gy is None else act_grad(act, s, t_gy, slope)
+    c = None if t_s is None else curvature(act, s)
+    if c is not None:
+        out = t_s * gy * c if out is None else out + t_s * gy * c
+    return out
 
 
 def activation_backward(act, s, gy, slope=0.01):

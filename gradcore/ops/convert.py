@@ -5,6 +5,8 @@ import numpy
 
 from gradcore import backend
 from gradcore.autograd.function import Function
+from gradcore.autograd.mode import STATE
+from gradcore.tensor import Tensor
 
 __all__ = ["astype", "to_device"]
 
@@ -48,9 +50,6 @@ class ToDevice(Function):
     def __call__(self, x):
         # The output lives on another device than the input, so the generic device bookkeeping
         # of Function.__call__ is bypassed: move, then wrap with the target device.
-        from gradcore.autograd.mode import STATE  # noqa: PLC0415
-        from gradcore.tensor import Tensor  # noqa: PLC0415
-
         self.source = x.device
         y = backend.to_device(x.data, self.device)
         record = x.requires_grad and STATE.grad_enabled

@@ -11,7 +11,7 @@ from gradcore.autograd.mode import STATE
 from gradcore.backend import array_module
 from gradcore.kernels import activation as KA
 from gradcore.kernels import loss as KL
-from gradcore.ops.activation import activation_backward
+from gradcore.ops.activation import act_grad, activation_backward_jvp, activation_backward_vjp
 from gradcore.ops.linalg import matmul
 from gradcore.ops.math import exp
 from gradcore.ops.reduction import sum as _sum
@@ -64,7 +64,7 @@ class LinearAct(Function):
             tz += xp.matmul(x, tw.T)
         if tb is not None:
             tz += tb
-        return _act_derivative_times(self.act, self.slope, y, tz)
+        return act_grad(self.act, y, tz, self.slope)
 
 
 def _weight_grad(edge, gz, x):
@@ -96,32 +96,18 @@ class BiasActBackward(Function):
 
     def backward(self, ggz, ggb):
         y, gy = self.saved_tensors()
-        h = ggz
+        h = ggz  # gb is the row sum of gz, so its gradient joins gz's
         if ggb is not None:
             h = broadcast_to(ggb, gy.shape) if h is None else h + ggb
         if self.act == "identity":
             return None, h
-        g_y = None
-        if self.edges[0] is not None and self.act in ("sigmoid", "tanh"):
-            g_y = h * gy * (1 - 2 * y if self.act == "sigmoid" else -2 * y)
-        return g_y, activation_backward(self.act, y, h, self.slope)
+        return activation_backward_vjp(self, y, gy, h)
 
     def jvp(self, xs, y, txs):
-        (y_, gy), (t_y, t_gy) = xs, txs
-        xp = array_module(gy)
-        tz = xp.zeros_like(gy) if t_gy is None else _act_derivative_times(self.act, self.slope, y_, t_gy)
-        if t_y is not None and self.act in ("sigmoid", "tanh"):
-            tz = tz + t_y * gy * (1 - 2 * y_ if self.act == "sigmoid" else -2 * y_)
+        tz = activation_backward_jvp(self.act, self.slope, *xs, *txs)
+        if tz is None:
+            tz = array_module(xs[1]).zeros_like(xs[1])
         return tz, tz.reshape(-1, tz.shape[-1]).sum(axis=0)
-
-
-def _act_derivative_times(act, slope, y, t):
-    """act'(z) * t using the saved output y (forward-mode rule of the fused op)."""
-    if act == "identity":
-        return t
-    if act == "leaky_relu":
-        return KA.leaky_relu_backward(y, t, slope)
-    return getattr(KA, f"{act}_backward")(y, t)
 
 
 def linear_act(x, weight, bias, activation="identity", negative_slope=0.01):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.ops.shape import expand_dims
+from gradcore.tensor import Tensor
 
 __all__ = ["concatenate", "stack", "split"]
 
@@ -80,8 +81,6 @@ class Split(Function):
         return tuple(parts)
 
     def backward(self, *gys):
-        from gradcore.tensor import Tensor  # noqa: PLC0415
-
         if any(g is None for g in gys):  # parts that received no gradient contribute zeros
             device = next(g.device for g in gys if g is not None)
             zeros = device.xp.zeros(self.x_shape, self.x_dtype)
