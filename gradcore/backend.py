@@ -11,6 +11,8 @@ import threading
 
 import numpy
 
+from gradcore.kernels import errors as kernel_errors
+
 __all__ = [
     "Device", "device", "get_default_device", "set_default_device", "cuda_is_available",
     "cuda_unavailable_reason", "cuda_device_count", "array_module", "device_of", "to_device",
@@ -270,7 +272,10 @@ def to_device(array, dev):
         if isinstance(array, numpy.ndarray):
             return array
         get = getattr(array, "get", None)  # CuPy -> NumPy: one device-to-host copy
-        return get() if get is not None else numpy.asarray(array)
+        if get is None:
+            return numpy.asarray(array)
+        kernel_errors.check()  # the host waits for the GPU here anyway: report what it found
+        return get()
     with dev.xp.cuda.Device(dev.index):
         try:
             return dev.xp.asarray(array)

@@ -9,6 +9,7 @@ import numpy
 
 from gradcore import backend
 from gradcore.autograd.mode import STATE
+from gradcore.kernels import errors as kernel_errors
 
 __all__ = ["Tensor"]
 
@@ -84,6 +85,7 @@ class Tensor:
     __hash__ = object.__hash__  # __eq__ is elementwise, so hash by identity as PyTorch does
 
     def __bool__(self):
+        kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return bool(self.data)
 
     def __float__(self):
@@ -111,6 +113,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"item: the tensor has {self.data.size} elements (shape "
                              f"{self.shape}); only one-element tensors convert to a number")
+        kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return self.data.item()
 
     def tolist(self):

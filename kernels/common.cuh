@@ -62,4 +62,14 @@ template <> GRADCORE_HD double gradcore_inf<double>() {
 #endif
 }
 
+// A quiet NaN, likewise without NAN: inf - inf (IEEE; CuPy compiles without fast-math).
+template <class A> GRADCORE_HD A gradcore_nan() { return gradcore_inf<A>() - gradcore_inf<A>(); }
+
+// Mark a flag row [found, value] of gradcore.kernels.errors: the host raises at its next
+// synchronization. Plain stores: racing writers all write an offending value, any one will do.
+GRADCORE_HD void gradcore_flag_error(long long* flag, long long value) {
+  flag[0] = 1;
+  flag[1] = value;
+}
+
 #endif  // GRADCORE_COMMON_CUH

@@ -56,6 +56,48 @@ def test_optimizer_step_is_one_kernel_launch(monkeypatch):
     assert len(launches) == 1 and launches[0].startswith("gradcore_")
 
 
+def test_training_step_never_waits_for_the_gpu():
+    """Forward, cross-entropy, backward and the update only queue work: with ~100 ms of GEMMs
+    queued in front, the host returns from the step long before the GPU is done."""
+    import time
+
+    net = gc.nn.MLP([256, 512, 10]).to("cuda")
+    opt = gc.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x, y = gc.randn(64, 256, device="cuda"), gc.tensor(np.arange(64) % 10, device="cuda")
+
+    def step():
+        opt.zero_grad()
+        gc.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    step()  # compile the kernels first: compilation is host time
+    a = gc.randn(4096, 4096, device="cuda").data
+    gc.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(40):
+        a @ a  # queued GEMMs, ~2-3 ms each on an H100
+    queued = time.perf_counter()
+    step()
+    host = time.perf_counter() - queued
+    gc.cuda.synchronize()
+    total = time.perf_counter() - t0
+    assert total > 0.05, "the queued GEMMs were too quick for this test to mean anything"
+    assert host < 0.25 * total, f"the step took {host * 1e3:.1f} ms of {total * 1e3:.1f} ms"
+
+
+def test_bad_label_on_gpu_raises_at_the_next_host_read():
+    x = gc.randn(4, 3, device="cuda")
+    bad = gc.tensor([0, 1, 7, 2], device="cuda")
+    loss = gc.nn.functional.cross_entropy(x, bad)  # queued: no wait, no error yet
+    with pytest.raises(ValueError, match=r"label 7 is out of range for 3 classes.*test_gpu.py"):
+        loss.item()
+    gc.nn.functional.cross_entropy(x, bad)
+    with pytest.raises(ValueError, match="label 7"):
+        gc.cuda.synchronize()
+    with gc.detect_anomaly(), pytest.raises(ValueError, match="label 7"):
+        gc.nn.functional.cross_entropy(x, bad)  # debugging: raised at the call
+    assert gc.nn.functional.cross_entropy(x, gc.tensor([0, 1, 2, 2], device="cuda")).item() > 0
+
+
 def test_memory_pool_stable_across_steps():
     import cupy
 

@@ -119,7 +119,9 @@ def is_grad_enabled():
 class detect_anomaly(_Switch):
     """Check every op's forward and backward outputs for NaN/Inf and name the op that made them.
 
-    Off by default (the check then costs one flag read per op). Also switched on for the whole
+    Also makes errors that GPU kernels flag (an out-of-range cross-entropy label) raise at the
+    call instead of at the next synchronization. Off by default (the check then costs one flag
+    read per op). Also switched on for the whole
     process by the environment variable ``GRADCORE_DETECT_ANOMALY=1``.
 
     >>> import gradcore as gc

@@ -2,13 +2,18 @@
 
 GPU forward: one ReductionKernel pass over the logits computes the row logsumexp with the online
 (max, sum) merge, then a small per-row kernel picks ``logits[i, label]``, checks the label range
-into a device flag, and the flag is read once. GPU backward: one elementwise kernel.
+into a device flag. The flag is read at the next synchronization, not at the call (see
+``gradcore.kernels.errors``), so the host never waits for the GPU here. GPU backward: one
+elementwise kernel.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from gradcore.kernels import errors
 from gradcore.kernels import Elementwise, Reduction, acc_dtype, cupy_kernel, float_dtype, is_cpu
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_backward"]
@@ -33,15 +38,17 @@ def _lse_spec(acc: str) -> Reduction:
 # reduce_type is fixed per CuPy ReductionKernel, hence one spec per accumulate type.
 _LSE = {"float": _lse_spec("float"), "double": _lse_spec("double")}
 
-# One thread per row. Out-of-range labels never index the logits: they raise the flag instead.
+# One thread per row. Out-of-range labels never index the logits: they mark the flag row
+# [found, value] instead and get a NaN loss, so a result used before the error is raised at the
+# next synchronization is visibly wrong.
 _PICK = Elementwise(
     "gradcore_cross_entropy_pick", "loss",
-    "raw T x, L label, S lse, int64 n_class", "S loss, raw int32 bad",
+    "raw T x, L label, S lse, int64 n_class", "S loss, raw int64 bad",
     "const long long t = (long long)label; "
     "if (gradcore_label_ok(t, n_class)) { "
     "ptrdiff_t idx[] = {(ptrdiff_t)i, (ptrdiff_t)t}; "
     "loss = lse - (S)x[idx]; "
-    "} else { loss = (S)0; bad[0] = 1; }",
+    "} else { loss = gradcore_nan<S>(); gradcore_flag_error(&bad[0], t); }",
 )
 
 # Over the (N, C) grid: lse, label and g come in as (N, 1) columns (g may be 0-d), so i % C is
@@ -80,15 +87,16 @@ def _check(logits, labels, reduction):
     return dtype, n, c
 
 
+def _label_error(value, n_class):
+    return ValueError(f"cross_entropy: label {value} is out of range for {n_class} classes "
+                      f"(valid labels are 0..{n_class - 1})")
+
+
 def _check_label_range(labels, n_class):
     """Raise ValueError naming the first out-of-range label (NumPy labels)."""
     bad = (labels < 0) | (labels >= n_class)
     if bad.any():
-        value = labels[bad][0]
-        raise ValueError(
-            f"cross_entropy: label {value} is out of range for {n_class} classes "
-            f"(valid labels are 0..{n_class - 1})"
-        )
+        raise _label_error(labels[bad][0], n_class)
 
 
 def _reduce(loss, reduction):
@@ -135,10 +143,10 @@ def _forward_gpu(logits, labels, reduction, acc, n, c):
     lse = cupy.empty(n, acc)
     cupy_kernel(_LSE[_acc_name(acc)])(logits, axis=1, out=lse)
     loss = cupy.empty(n, acc)
-    bad = cupy.zeros(1, np.int32)
+    # The kernel marks a bad label in `bad`; reading it here would stall the host once per call,
+    # so it is read at the next synchronization (see gradcore.kernels.errors).
+    bad = errors.flag_for(logits, functools.partial(_label_error, n_class=c))
     cupy_kernel(_PICK)(logits, labels, lse, c, loss, bad)
-    if int(bad[0]):  # the one host sync; only the error path looks at the labels themselves
-        _check_label_range(cupy.asnumpy(labels), c)
     return _reduce(loss, reduction), lse
 
 

@@ -10,6 +10,7 @@ from gradcore.autograd.function import Function
 from gradcore.autograd.mode import STATE
 from gradcore.backend import array_module
 from gradcore.kernels import activation as KA
+from gradcore.kernels import errors as kernel_errors
 from gradcore.kernels import loss as KL
 from gradcore.ops.activation import act_grad, activation_backward_jvp, activation_backward_vjp
 from gradcore.ops.linalg import matmul
@@ -136,6 +137,8 @@ class CrossEntropy(Function):
 
     def forward(self, logits):
         loss, self.lse = KL.softmax_cross_entropy(logits, self.labels, self.reduction)
+        if STATE.anomaly:  # debugging: raise a bad GPU label here, not at the next host read
+            kernel_errors.check()
         return loss
 
     def backward(self, gloss):

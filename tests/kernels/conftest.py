@@ -108,14 +108,15 @@ class HostLib:
         return lse
 
     def ce_pick(self, x, labels, lse):
-        """(loss per row, bad-label flag)"""
+        """(loss per row, flag row [found, offending label])"""
         x = np.ascontiguousarray(x)
         rows, cols = x.shape
         labels = self._arr(labels, np.int64)
         lse, loss = self._arr(lse, x.dtype), np.empty(rows, x.dtype)
-        bad = self._fn("ce_pick", x.dtype)(self._p(x), self._p(labels), self._p(lse),
-                                           self._p(loss), ctypes.c_long(rows), ctypes.c_long(cols))
-        return loss, bool(bad)
+        flag = np.zeros(2, np.int64)
+        self._fn("ce_pick", x.dtype)(self._p(x), self._p(labels), self._p(lse), self._p(loss),
+                                     ctypes.c_long(rows), ctypes.c_long(cols), self._p(flag))
+        return loss, flag
 
     def ce_grad(self, x, lse, labels, g, scale):
         x = np.ascontiguousarray(x)

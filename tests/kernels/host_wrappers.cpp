@@ -78,18 +78,16 @@ template <class A> void lse_rows(const A* x, long rows, long cols, int tree, A* 
   extern "C" void lse_rows_##SUF(const A* x, long rows, long cols, int tree, A* lse) {          \
     lse_rows<A>(x, rows, cols, tree, lse);                                                      \
   }                                                                                             \
-  extern "C" int ce_pick_##SUF(const A* x, const long long* labels, const A* lse, A* loss,     \
-                               long rows, long cols) {                                          \
-    int bad = 0;                                                                                \
+  extern "C" void ce_pick_##SUF(const A* x, const long long* labels, const A* lse, A* loss,    \
+                                long rows, long cols, long long* bad) {                         \
     for (long r = 0; r < rows; ++r) {                                                           \
       if (gradcore_label_ok(labels[r], cols)) {                                                 \
         loss[r] = lse[r] - x[r * cols + labels[r]];                                             \
       } else {                                                                                  \
-        loss[r] = A(0);                                                                         \
-        bad = 1;                                                                                \
+        loss[r] = gradcore_nan<A>();                                                            \
+        gradcore_flag_error(bad, labels[r]);                                                    \
       }                                                                                         \
     }                                                                                           \
-    return bad;                                                                                 \
   }                                                                                             \
   extern "C" void ce_grad_##SUF(const A* x, const A* lse, const long long* labels, const A* g, \
                                 double scale, A* gx, long rows, long cols) {                    \

@@ -148,13 +148,38 @@ def test_cross_entropy(dtype, label_dtype, reduction):
 
 
 def test_cross_entropy_label_range_on_gpu():
+    """A bad label is flagged by the kernel and raised at the next synchronization (the call
+    itself never waits for the GPU), naming the label, the class count and this file's line."""
+    from gradcore.kernels import errors
+
     x = cp.zeros((4, 3), cp.float32)
-    with pytest.raises(ValueError, match=r"cross_entropy: label 3 .*3 classes"):
-        kl.softmax_cross_entropy(x, cp.asarray([0, 1, 3, 2]))
+    loss, _ = kl.softmax_cross_entropy(x, cp.asarray([0, 1, 3, 2]), "none")
+    assert errors.pending() == 1
+    with pytest.raises(ValueError, match=r"cross_entropy: label 3 .*3 classes.*test_gpu_kernels"):
+        errors.check()
+    assert errors.pending() == 0
+    assert np.isnan(cp.asnumpy(loss)).tolist() == [False, False, True, False]  # poisoned row
+    kl.softmax_cross_entropy(x, cp.asarray([0, -2, 1, 2]))
     with pytest.raises(ValueError, match=r"label -2 "):
-        kl.softmax_cross_entropy(x, cp.asarray([0, -2, 1, 2]))
-    with pytest.raises(TypeError, match="integer dtype"):
+        errors.check()
+    kl.softmax_cross_entropy(x, cp.asarray([0, 1, 2, 2]))  # good labels leave the rows clear
+    errors.check()
+    with pytest.raises(TypeError, match="integer dtype"):  # dtypes are checked at the call
         kl.softmax_cross_entropy(x, cp.zeros(4, cp.float32))
+
+
+def test_flag_rows_are_reused_after_a_full_buffer(monkeypatch):
+    from gradcore.kernels import errors
+
+    monkeypatch.setattr(errors, "_ledgers", {})
+    monkeypatch.setattr(errors, "CAPACITY", 4)
+    x, good = cp.zeros((2, 3), cp.float32), cp.asarray([0, 2])
+    for _ in range(9):  # two automatic checks on the way
+        kl.softmax_cross_entropy(x, good)
+    assert errors.pending() == 1
+    kl.softmax_cross_entropy(x, cp.asarray([0, 5]))
+    with pytest.raises(ValueError, match="label 5"):
+        errors.check()
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

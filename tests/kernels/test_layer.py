@@ -10,8 +10,8 @@ from pathlib import Path
 import gradcore.kernels
 
 PACKAGE = Path(gradcore.kernels.__file__).parent
-ALLOWED_TOP_LEVEL = {"__future__", "dataclasses", "functools", "importlib", "math",
-                     "numpy", "pathlib"}
+ALLOWED_TOP_LEVEL = {"__future__", "contextlib", "dataclasses", "functools", "importlib", "math",
+                     "numpy", "os", "pathlib", "sys", "threading"}
 
 
 def imports(path):
