@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 
 import numpy
@@ -26,12 +27,15 @@ def environment():
     env = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "command": " ".join([_program()] + sys.argv[1:]),
            "python": platform.python_version(), "platform": platform.platform(),
-           "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "gradcore": gc.__version__,
+           "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "gradcore": gc.__version__,
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "gpu": None}
+    env["matmul_precision"] = gc.get_matmul_precision()  # "highest": TF32 off
     try:
         import torch  # noqa: PLC0415
         env["torch"] = torch.__version__
         env["torch_threads"] = torch.get_num_threads()
+        env["torch_cuda"] = torch.version.cuda
+        env["torch_allow_tf32"] = W.match_torch_precision(torch)  # as every torch workload runs
     except ImportError:
         env["torch"] = None
     if gc.cuda.is_available():
@@ -39,10 +43,33 @@ def environment():
         props = cupy.cuda.runtime.getDeviceProperties(0)
         env.update(gpu=props["name"].decode(), cupy=cupy.__version__,
                    cuda_runtime=cupy.cuda.runtime.runtimeGetVersion(),
-                   cuda_driver=cupy.cuda.runtime.driverGetVersion())
+                   cuda_driver_api=cupy.cuda.runtime.driverGetVersion(),
+                   nvidia_driver=_nvidia_driver())
     else:
         env["gpu_unavailable"] = gc.cuda.unavailable_reason()
     return env
+
+
+def _cpu_model():
+    """The CPU's model name from /proc/cpuinfo (Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _nvidia_driver():
+    """The NVIDIA driver's version as nvidia-smi prints it (e.g. 580.65.06), or None."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
 
 
 def _program():
@@ -52,15 +79,23 @@ def _program():
     return "gradcore" if os.path.basename(prog) == "gradcore" else prog
 
 
-def cases(device, quick):
-    """(case name, parameter label, factory, kwargs, engines) for one device."""
+def cases(device, quick, with_gpu=False):
+    """(case name, parameter label, factory, kwargs, engines) for one device.
+
+    ``with_gpu``: the run also measures a GPU, so the CPU measures every size the GPU does (the
+    GPU-over-CPU speedups need both); at batch 8192 only gradcore runs on the CPU (the targets
+    there are GPU ones, and a 2-core CPU step takes ~10 s per engine and sample).
+    """
     gpu = device != "cpu"
-    sizes_mb = (1, 16) if quick else ((1, 16, 64, 256) if gpu else (1, 16, 64))
-    mlps = [MLP_SMALL] if quick else ([MLP_SMALL, MLP_LARGE, MLP_HUGE] if gpu else [MLP_SMALL, MLP_LARGE])
+    big = gpu or with_gpu
+    sizes_mb = (1, 16) if quick else ((1, 16, 64, 256) if big else (1, 16, 64))
+    mlps = [MLP_SMALL] if quick else ([MLP_SMALL, MLP_LARGE, MLP_HUGE] if big else [MLP_SMALL, MLP_LARGE])
     out = []
     for sizes, batch in mlps:
         label = f"{'-'.join(map(str, sizes))} b{batch}"
-        out.append(("mlp_step", label, W.mlp_step, dict(sizes=sizes, batch=batch), W.ENGINES))
+        cpu_huge = not gpu and (sizes, batch) == MLP_HUGE
+        out.append(("mlp_step", label, W.mlp_step, dict(sizes=sizes, batch=batch),
+                    ("gradcore",) if cpu_huge else W.ENGINES))
         out.append(("mlp_gemms", label, W.mlp_gemms, dict(sizes=sizes, batch=batch), ("gradcore",)))
     out.append(("chain100", "100 ops, 4x4", W.chain, dict(n_ops=100), W.ENGINES))
     for mb in sizes_mb:
@@ -76,9 +111,10 @@ def cases(device, quick):
 def run_suite(devices=None, quick=False, reps=20, log=print, only=None):
     """Measure every case (or those named in ``only``) on every device; returns result rows."""
     devices = devices or (["cpu", "cuda"] if gc.cuda.is_available() else ["cpu"])
+    with_gpu = any(d != "cpu" for d in devices)
     rows = []
     for device in devices:
-        for name, label, factory, kwargs, engines in cases(device, quick):
+        for name, label, factory, kwargs, engines in cases(device, quick, with_gpu):
             if only is not None and name not in only:
                 continue
             steps, info, skipped = {}, {}, {}

@@ -13,7 +13,7 @@ import gradcore as gc
 from gradcore.kernels import activation as KA
 from gradcore.kernels import reduction as KR
 
-__all__ = ["Unavailable", "ENGINES", "mlp_step", "mlp_gemms", "chain", "activation_backward",
+__all__ = ["Unavailable", "ENGINES", "match_torch_precision", "mlp_step", "mlp_gemms", "chain", "activation_backward",
            "bias_act", "softmax_xent", "bias_grad", "optimizer_step", "copy", "matmul"]
 
 ENGINES = ("gradcore", "numpy", "torch")
@@ -30,9 +30,16 @@ def _torch(device):
         raise Unavailable("PyTorch is not installed") from e
     if device != "cpu" and not torch.cuda.is_available():
         raise Unavailable("PyTorch has no CUDA here")
+    match_torch_precision(torch)
+    return torch, ("cpu" if device == "cpu" else "cuda")
+
+
+def match_torch_precision(torch):
+    """Give PyTorch gradcore's float32 matmul setting (TF32 off unless gradcore's is "high");
+    returns PyTorch's resulting ``allow_tf32``."""
     torch.backends.cuda.matmul.allow_tf32 = gc.get_matmul_precision() == "high"
     torch.backends.cudnn.allow_tf32 = False
-    return torch, ("cpu" if device == "cpu" else "cuda")
+    return torch.backends.cuda.matmul.allow_tf32
 
 
 def _numpy_only(device):

@@ -1,0 +1,73 @@
+"""The report side of ``gradcore bench`` (gradcore/bench/report.py) on a run that includes a GPU.
+
+No GPU is needed: the rows below stand for what ``run_suite`` returns from a CPU + GPU run (the
+times are inputs of this test, not measurements), so the derived numbers, the table and the
+chart of a GPU run are checked on every CI machine. The measuring side is exercised in
+benchmarks/ (smoke mode) and, on a GPU, by ``gradcore bench`` itself.
+"""
+import json
+
+import pytest
+
+from gradcore.bench import report
+
+
+def _row(case, params, device, **median_s):
+    return {"case": case, "params": params, "device": device, "median_s": median_s,
+            "info": {"bytes": 8 * 2**20} if case in ("copy", "sigmoid_backward") else {},
+            "skipped": {}}
+
+
+@pytest.fixture
+def rows():
+    rows = [
+        _row("mlp_step", "784-1024-1024-10 b256", "cpu", gradcore=0.022, numpy=0.020, torch=0.040),
+        _row("mlp_gemms", "784-1024-1024-10 b256", "cpu", gradcore=0.017),
+        _row("mlp_step", "784-1024-1024-10 b256", "cuda", gradcore=0.0004, torch=0.0005),
+        _row("mlp_gemms", "784-1024-1024-10 b256", "cuda", gradcore=0.0003),
+        _row("copy", "64 MB", "cuda", gradcore=0.001, torch=0.001),
+        _row("sigmoid_backward", "64 MB", "cuda", gradcore=0.002, torch=0.0025),
+        _row("copy", "64 MB", "cpu", gradcore=0.01, numpy=0.01),
+    ]
+    report._derive(rows)
+    return rows
+
+
+def test_derived_numbers(rows):
+    by = {(r["case"], r["device"]): r for r in rows}
+    gpu_step = by["mlp_step", "cuda"]
+    assert gpu_step["ratios"] == {"gradcore/torch": pytest.approx(0.8)}
+    assert gpu_step["step_over_gemms"] == pytest.approx(0.0004 / 0.0003)
+    assert gpu_step["gpu_speedup"] == pytest.approx(0.022 / 0.0004)
+    assert "gpu_speedup" not in by["mlp_step", "cpu"]
+    sig = by["sigmoid_backward", "cuda"]
+    assert sig["gbps"]["gradcore"] == pytest.approx(8 * 2**20 / 0.002 / 1e9)
+    assert sig["fraction_of_copy"] == pytest.approx(0.5)  # half the copy kernel's GB/s
+    assert by["copy", "cuda"]["gpu_speedup"] == pytest.approx(10.0)
+    assert "fraction_of_copy" not in by["copy", "cuda"]
+
+
+def test_reports_of_a_gpu_run(rows, tmp_path):
+    env = {"gpu": "NVIDIA H100", "nvidia_driver": "580.00", "date": "2026-11-22"}
+    md, js, png = report.write_reports(rows, env, str(tmp_path))  # matplotlib: a test extra
+    text = open(md).read()
+    assert "- gpu: NVIDIA H100" in text and "- nvidia_driver: 580.00" in text
+    line = next(x for x in text.splitlines() if x.startswith("| cuda | mlp_step"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[3:5] == ["0.400", ""] and cells[7] == "0.80" and cells[-1] == "55.0"
+    assert "| cuda | sigmoid_backward | 64 MB |" in text and "| 50 |" in text
+    saved = json.load(open(js))
+    assert saved["environment"]["gpu"] == "NVIDIA H100" and len(saved["results"]) == len(rows)
+    import matplotlib.image
+    width = matplotlib.image.imread(png).shape[1]
+    assert width > 10 * 130  # the speedup panel sits next to the ratios: 15 in wide, not 10
+
+
+def test_a_gpu_run_measures_every_gpu_size_on_the_cpu_too():
+    def names(device, with_gpu):
+        return {(c[0], c[1]): c[4] for c in report.cases(device, quick=False, with_gpu=with_gpu)}
+    gpu, cpu_with_gpu, cpu_alone = names("cuda", True), names("cpu", True), names("cpu", False)
+    assert set(gpu) == set(cpu_with_gpu)  # so each GPU case gets its GPU-over-CPU speedup
+    huge = ("mlp_step", "784-4096-4096-4096-10 b8192")
+    assert cpu_with_gpu[huge] == ("gradcore",) and "torch" in gpu[huge]
+    assert huge not in cpu_alone and ("copy", "256 MB") not in cpu_alone
