@@ -154,9 +154,13 @@ class HostLib:
 
 
 @pytest.fixture(scope="session")
-def host_lib(tmp_path_factory):
+def gxx():
+    return require_tool("g++")
+
+
+@pytest.fixture(scope="session")
+def host_lib(tmp_path_factory, gxx):
     """The headers built once per session as host C++ (g++ -O2, no fast-math)."""
-    gxx = require_tool("g++")
     lib = tmp_path_factory.mktemp("hostbuild") / "libgradcore_host.so"
     cmd = [gxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
            f"-I{KERNEL_DIR}", str(HOST_WRAPPERS), "-o", str(lib)]

@@ -1,5 +1,10 @@
 """Each CuPy kernel against its NumPy twin, for float16/float32/float64, including broadcast and
-non-contiguous inputs. Skipped without CuPy or without a CUDA device.
+non-contiguous inputs, through the kernel layer's GPU branch.
+
+Every test runs twice: on ``host``, where ``cupy`` is the stand-in of tests/kernels/hostcupy.py
+(the same operation strings and headers, built with g++ into host loops with CuPy's argument
+semantics), so CI checks the GPU branch without a GPU; and on ``cuda`` with the real CuPy,
+skipped without a usable device.
 
 NOTE: CuPy compiles with -ftz=true, so float32 denormals flush to zero on the GPU; the absolute
 tolerances below absorb that (and values are kept away from the denormal range where it matters).
@@ -7,23 +12,51 @@ tolerances below absorb that (and values are kept away from the denormal range w
 
 from __future__ import annotations
 
+import sys
+
+import hostcupy
 import numpy as np
 import pytest
 
-cp = pytest.importorskip("cupy")
-try:
-    if cp.cuda.runtime.getDeviceCount() < 1:
-        raise RuntimeError("device count is 0")
-except Exception as exc:  # no driver, no device: nothing to run the kernels on
-    pytest.skip(f"no usable CUDA device: {exc}", allow_module_level=True)
+from gradcore.kernels import activation as ka
+from gradcore.kernels import cupy_kernel, errors
+from gradcore.kernels import loss as kl
+from gradcore.kernels import optim as ko
+from gradcore.kernels import reduction as kr
 
-from gradcore.kernels import activation as ka  # noqa: E402
-from gradcore.kernels import cupy_kernel  # noqa: E402
-from gradcore.kernels import loss as kl  # noqa: E402
-from gradcore.kernels import optim as ko  # noqa: E402
-from gradcore.kernels import reduction as kr  # noqa: E402
 
-pytestmark = pytest.mark.gpu
+def _real_cupy():
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("device count is 0")
+    except Exception as exc:  # not installed, no driver, no device: nothing to run them on
+        return None, f"no usable CUDA device: {exc}"
+    return cupy, None
+
+
+@pytest.fixture(params=["host", pytest.param("cuda", marks=pytest.mark.gpu)])
+def cp(request, monkeypatch):
+    """The CuPy the kernel layer imports: the host stand-in, or the real one on a GPU."""
+    if request.param == "cuda":
+        real, why = _real_cupy()
+        if real is None:
+            pytest.skip(why)
+        yield real
+        return
+    monkeypatch.setattr(hostcupy, "CXX", request.getfixturevalue("gxx"))
+    monkeypatch.setitem(sys.modules, "cupy", hostcupy)
+    monkeypatch.setattr(errors, "_ledgers", {})  # the stand-in's device 0 is not a GPU's
+    monkeypatch.setattr(errors, "_count", 0)
+    cupy_kernel.cache_clear()  # kernel objects of the other CuPy must not be reused
+    yield hostcupy
+    cupy_kernel.cache_clear()
+
+
+def to_host(a):
+    return a.get()
+
 
 FLOATS = [np.float16, np.float32, np.float64]
 RTOL = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}
@@ -42,7 +75,7 @@ def sample(shape, dtype, seed=0, scale=3.0):
 
 def check(gpu, cpu, dtype=None, atol=None):
     dtype = np.dtype(dtype or cpu.dtype).type
-    host = cp.asnumpy(gpu)
+    host = to_host(gpu)
     assert host.dtype == cpu.dtype and host.shape == cpu.shape
     np.testing.assert_allclose(host.astype(np.float64), cpu.astype(np.float64),
                                rtol=RTOL[dtype], atol=ATOL[dtype] if atol is None else atol)
@@ -55,7 +88,7 @@ def _quiet_numpy():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_activations(dtype):
+def test_activations(cp, dtype):
     x = sample((7, 33), dtype)
     gy = sample((7, 33), dtype, seed=1)
     xg, gyg = cp.asarray(x), cp.asarray(gy)
@@ -71,7 +104,7 @@ def test_activations(dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_activations_strided_broadcast_and_out(dtype):
+def test_activations_strided_broadcast_and_out(cp, dtype):
     x = sample((12, 40), dtype)[::2, ::3].T  # non-contiguous, transposed
     gy = sample((1, 6), dtype, seed=2)  # broadcasts over the rows
     xg, gyg = cp.asarray(x), cp.asarray(gy)
@@ -85,7 +118,7 @@ def test_activations_strided_broadcast_and_out(dtype):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("act", ACTS)
-def test_bias_act(dtype, act):
+def test_bias_act(cp, dtype, act):
     z = sample((4, 5, 16), dtype)
     b = sample(16, dtype, seed=3)
     zg, bg = cp.asarray(z), cp.asarray(b)
@@ -102,30 +135,30 @@ def test_bias_act(dtype, act):
     gz, gb = ka.bias_act_backward(y_finite, gy, act, slope=0.1)
     gz_gpu, gb_gpu = ka.bias_act_backward(cp.asarray(y_finite), cp.asarray(gy), act, slope=0.1)
     check(gz_gpu, gz)
-    np.testing.assert_allclose(cp.asnumpy(gb_gpu).astype(np.float64), gb.astype(np.float64),
+    np.testing.assert_allclose(to_host(gb_gpu).astype(np.float64), gb.astype(np.float64),
                                rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 100)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_sum_rows(dtype):
+def test_sum_rows(cp, dtype):
     g = sample((6, 50, 9), dtype, scale=1.0)
     g[0, 0, :] = 0  # no inf/NaN in sums
     g = np.nan_to_num(g, posinf=1.0, neginf=-1.0)
     gg = cp.asarray(g)
     for a, b in [(gg, g), (gg[:, ::2, 1:], g[:, ::2, 1:]), (gg[0, 0], g[0, 0])]:
-        np.testing.assert_allclose(cp.asnumpy(kr.sum_rows(a)).astype(np.float64),
+        np.testing.assert_allclose(to_host(kr.sum_rows(a)).astype(np.float64),
                                    kr.sum_rows(b).astype(np.float64),
                                    rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 100)
     out = cp.empty(9, dtype)
     assert kr.sum_rows(gg, out=out) is out
     ones = cp.ones((4096, 3), np.float16)  # a float16 accumulator would stall at 2048
-    np.testing.assert_array_equal(cp.asnumpy(kr.sum_rows(ones)), [4096] * 3)
+    np.testing.assert_array_equal(to_host(kr.sum_rows(ones)), [4096] * 3)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("label_dtype", [np.int32, np.int64, np.uint8])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_cross_entropy(dtype, label_dtype, reduction):
+def test_cross_entropy(cp, dtype, label_dtype, reduction):
     n, c = 37, 11
     x = sample((n, c), dtype, scale=5.0)
     x[1] = [1e4] * 3 + [-1e4] * (c - 3)
@@ -147,7 +180,7 @@ def test_cross_entropy(dtype, label_dtype, reduction):
         check(gx_g, gx)
 
 
-def test_cross_entropy_label_range_on_gpu():
+def test_cross_entropy_label_range_on_gpu(cp):
     """A bad label is flagged by the kernel and raised at the next synchronization (the call
     itself never waits for the GPU), naming the label, the class count and this file's line."""
     from gradcore.kernels import errors
@@ -158,7 +191,7 @@ def test_cross_entropy_label_range_on_gpu():
     with pytest.raises(ValueError, match=r"cross_entropy: label 3 .*3 classes.*test_gpu_kernels"):
         errors.check()
     assert errors.pending() == 0
-    assert np.isnan(cp.asnumpy(loss)).tolist() == [False, False, True, False]  # poisoned row
+    assert np.isnan(to_host(loss)).tolist() == [False, False, True, False]  # poisoned row
     kl.softmax_cross_entropy(x, cp.asarray([0, -2, 1, 2]))
     with pytest.raises(ValueError, match=r"label -2 "):
         errors.check()
@@ -168,7 +201,7 @@ def test_cross_entropy_label_range_on_gpu():
         kl.softmax_cross_entropy(x, cp.zeros(4, cp.float32))
 
 
-def test_flag_rows_are_reused_after_a_full_buffer(monkeypatch):
+def test_flag_rows_are_reused_after_a_full_buffer(cp, monkeypatch):
     from gradcore.kernels import errors
 
     monkeypatch.setattr(errors, "_ledgers", {})
@@ -186,7 +219,7 @@ def test_flag_rows_are_reused_after_a_full_buffer(monkeypatch):
 @pytest.mark.parametrize("momentum,nesterov,weight_decay", [
     (0.0, False, 0.0), (0.0, False, 0.01), (0.9, False, 0.0), (0.9, True, 1e-3),
 ])
-def test_sgd(dtype, momentum, nesterov, weight_decay):
+def test_sgd(cp, dtype, momentum, nesterov, weight_decay):
     rng = np.random.default_rng(5)
     p = rng.standard_normal(1001).astype(dtype)
     buf = np.full_like(p, np.nan) if momentum else None  # the first step must not read it
@@ -204,7 +237,7 @@ def test_sgd(dtype, momentum, nesterov, weight_decay):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("decoupled", [False, True])
-def test_adam(dtype, decoupled):
+def test_adam(cp, dtype, decoupled):
     rng = np.random.default_rng(6)
     p = rng.standard_normal(1001).astype(dtype)
     m, v = np.zeros_like(p), np.zeros_like(p)
@@ -216,10 +249,10 @@ def test_adam(dtype, decoupled):
         ko.adam_step(p, g, m, v, **kw)
         ko.adam_step(pg, cp.asarray(g), mg, vg, **kw)
     for gpu, cpu in ((pg, p), (mg, m), (vg, v)):
-        np.testing.assert_allclose(cp.asnumpy(gpu).astype(np.float64), cpu.astype(np.float64),
+        np.testing.assert_allclose(to_host(gpu).astype(np.float64), cpu.astype(np.float64),
                                    rtol=RTOL[dtype] * 3, atol=ATOL[dtype])
 
 
-def test_kernels_carry_their_names():
+def test_kernels_carry_their_names(cp):
     for spec in ka.KERNELS + kl.KERNELS + kr.KERNELS + ko.KERNELS:
         assert cupy_kernel(spec).name == spec.name
