@@ -1,9 +1,18 @@
 """Shared fixtures: the ``device`` fixture runs a test on the CPU and, when a GPU is usable, on
 ``cuda`` too (GPU cases are marked ``gpu`` and skipped without one)."""
+import os
+import pathlib
+import sys
+
 import numpy
 import pytest
 
-import gradcore as gc
+if os.environ.get("GRADCORE_TEST_HOSTCUPY") == "1":  # the GPU path on the host stand-in for CuPy
+    sys.path.insert(0, str(pathlib.Path(__file__).with_name("kernels")))
+    import hostcupy  # noqa: E402
+    sys.modules["cupy"] = hostcupy
+
+import gradcore as gc  # noqa: E402
 
 _DEVICES = [
     "cpu",
@@ -22,6 +31,18 @@ def device(request):
 def _seed():
     gc.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_unread_kernel_errors():
+    """A test must read the errors its GPU kernels flagged (they are raised at the next host
+    read): one left behind would be raised in whichever test reads a GPU value next."""
+    yield
+    from gradcore.kernels import errors  # noqa: PLC0415
+    try:
+        errors.check()
+    except Exception as e:  # noqa: BLE001 (any flagged error is a failure of this test)
+        pytest.fail(f"the test left a flagged GPU kernel error unread: {e}")
 
 
 @pytest.fixture

@@ -98,9 +98,11 @@ class Function:
         if device is None:  # no Tensor among the inputs: the first one becomes a Tensor
             inputs = (as_tensor(inputs[0]),) + inputs[1:]
             device, xs[0] = inputs[0].device, inputs[0].data
-        if foreign:  # arrays, lists, NumPy scalars: constants on the op's device
-            xs = [x if type(x) in _PY_SCALARS or isinstance(inp, Tensor) else
-                  as_tensor(x, device=device).data for x, inp in zip(xs, inputs)]
+        if foreign:  # arrays, lists, NumPy scalars: constants on the op's device, and saved
+            # as such (a backward that used the raw NumPy input would make a CPU tensor of it)
+            inputs = tuple(inp if type(inp) in _PY_SCALARS or isinstance(inp, Tensor) else
+                           as_tensor(inp, device=device) for inp in inputs)
+            xs = [inp.data if isinstance(inp, Tensor) else inp for inp in inputs]
 
         try:
             ys = self.forward(*xs)

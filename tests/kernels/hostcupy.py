@@ -128,12 +128,15 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
     def __setitem__(self, index, value):
         self._a[_unwrap(index)] = _unwrap(value)
 
+    @property
+    def __cuda_array_interface__(self):  # what marks a device array (the pointer is a host one)
+        return {**self._a.__array_interface__, "version": 3, "stream": None}
+
     def __getattr__(self, name):  # sum, mean, max, astype, copy, reshape, transpose, fill...
+        if name.startswith("__"):  # never NumPy's __array_interface__ & co: no implicit host view
+            raise AttributeError(name)
         attr = getattr(self._a, name)
-        if not callable(attr):
-            return _wrap(attr)
-        return lambda *args, **kwargs: _wrap(attr(*[_unwrap(a) for a in args],
-                                                   **{k: _unwrap(v) for k, v in kwargs.items()}))
+        return _wrapped(attr) if callable(attr) else _wrap(attr)
 
     def __repr__(self):
         return f"hostcupy.{self._a!r}"
@@ -142,8 +145,8 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
 def _unwrap(x):
     if isinstance(x, ndarray):
         return x._a
-    if isinstance(x, tuple):
-        return tuple(_unwrap(v) for v in x)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_unwrap(v) for v in x)
     return x
 
 
@@ -152,8 +155,8 @@ def _wrap(x):
         return ndarray(x)
     if isinstance(x, np.generic):  # CuPy reductions return 0-d arrays, not scalars
         return ndarray(np.asarray(x))
-    if isinstance(x, tuple):
-        return tuple(_wrap(v) for v in x)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_wrap(v) for v in x)
     return x
 
 
@@ -179,17 +182,38 @@ def ones(shape, dtype=np.float64):
     return ndarray(np.ones(shape, dtype))
 
 
+def _wrapped(fn):
+    return lambda *args, **kwargs: _wrap(fn(*[_unwrap(a) for a in args],
+                                            **{k: _unwrap(v) for k, v in kwargs.items()}))
+
+
+class _UFunc:
+    """A NumPy ufunc on stand-in arrays, ``at`` included (CuPy >= 13 has ``cupy.add.at``)."""
+
+    def __init__(self, ufunc):
+        self._ufunc = ufunc
+
+    def __call__(self, *args, **kwargs):
+        return _wrapped(self._ufunc)(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return _wrapped(getattr(self._ufunc, name))
+
+
 def __getattr__(name):  # dtypes (cupy.float32) and the rest of NumPy's namespace, wrapped
     attr = getattr(np, name)
+    if isinstance(attr, np.ufunc):
+        return _UFunc(attr)
     if isinstance(attr, type) or not callable(attr):
         return attr
-    return lambda *args, **kwargs: _wrap(attr(*[_unwrap(a) for a in args],
-                                              **{k: _unwrap(v) for k, v in kwargs.items()}))
+    return _wrapped(attr)
 
 
 class _Device:
-    def __init__(self, index=0):
+    def __init__(self, index=None):
         self.id = 0 if index is None else int(index)
+        if self.id != 0:
+            raise RuntimeError(f"hostcupy: one device only, asked for {self.id}")
 
     def __enter__(self):
         return self
@@ -197,11 +221,48 @@ class _Device:
     def __exit__(self, *exc):
         return False
 
+    def use(self):
+        return self
+
     def synchronize(self):
         pass
 
 
-cuda = types.SimpleNamespace(Device=_Device)
+class OutOfMemoryError(MemoryError):
+    pass
+
+
+class _MemoryPool:
+    """CuPy's default pool, as gradcore asks about it: nothing is ever cached here."""
+
+    def used_bytes(self):
+        return 0
+
+    def free_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+    def free_all_blocks(self):
+        pass
+
+
+_POOL = _MemoryPool()
+
+
+def get_default_memory_pool():
+    return _POOL
+
+
+# One device with 16 GiB; NVRTC "loads" (the probe in gradcore.backend asks for its version).
+cuda = types.SimpleNamespace(
+    Device=_Device,
+    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0,
+                                  memGetInfo=lambda: (16 << 30, 16 << 30)),
+    nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0)),
+    memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
+)
 
 
 # ------------------------------------------------------------------------------ kernels
