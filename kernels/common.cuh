@@ -5,7 +5,7 @@
 //   2. under nvcc, in the compile test (tests/kernels/test_compile.py);
 //   3. as plain host C++ with g++, so the math is tested against the NumPy twins without a GPU;
 //   4. with g++ again, behind the operation strings, by the host stand-in for CuPy
-//      (tests/kernels/hostcupy.py).
+//      (tests/kernels/hostcupy/).
 // Everything below is therefore header-only, `__host__ __device__` where CUDA is on, and free of
 // standard-library headers when NVRTC compiles it (NVRTC has no <cmath>).
 #ifndef GRADCORE_COMMON_CUH

@@ -1,7 +1,7 @@
 """Each CuPy kernel against its NumPy twin, for float16/float32/float64, including broadcast and
 non-contiguous inputs, through the kernel layer's GPU branch.
 
-Every test runs twice: on ``host``, where ``cupy`` is the stand-in of tests/kernels/hostcupy.py
+Every test runs twice: on ``host``, where ``cupy`` is the stand-in of tests/kernels/hostcupy/
 (the same operation strings and headers, built with g++ into host loops with CuPy's argument
 semantics), so CI checks the GPU branch without a GPU; and on ``cuda`` with the real CuPy,
 skipped without a usable device.
@@ -45,7 +45,7 @@ def cp(request, monkeypatch):
             pytest.skip(why)
         yield real
         return
-    monkeypatch.setattr(hostcupy, "CXX", request.getfixturevalue("gxx"))
+    monkeypatch.setattr(hostcupy.kernels, "CXX", request.getfixturevalue("gxx"))
     monkeypatch.setitem(sys.modules, "cupy", hostcupy)
     monkeypatch.setattr(errors, "_ledgers", {})  # the stand-in's device 0 is not a GPU's
     monkeypatch.setattr(errors, "_count", 0)
