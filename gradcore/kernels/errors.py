@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["CAPACITY", "flag_for", "check", "pending"]
 
 CAPACITY = 1024
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _lock = threading.Lock()
 _ledgers = {}  # device key -> _Ledger
 _count = 0  # rows taken on all devices since the last check: the fast path of check()
