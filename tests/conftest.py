@@ -13,6 +13,7 @@ if os.environ.get("GRADCORE_TEST_HOSTCUPY") == "1":  # the GPU path on the host 
     sys.modules["cupy"] = hostcupy
 
 import gradcore as gc  # noqa: E402
+from gradcore.kernels import errors as kernel_errors  # noqa: E402
 
 _DEVICES = [
     "cpu",
@@ -38,9 +39,8 @@ def _no_unread_kernel_errors():
     """A test must read the errors its GPU kernels flagged (they are raised at the next host
     read): one left behind would be raised in whichever test reads a GPU value next."""
     yield
-    from gradcore.kernels import errors  # noqa: PLC0415
     try:
-        errors.check()
+        kernel_errors.check()
     except Exception as e:  # noqa: BLE001 (any flagged error is a failure of this test)
         pytest.fail(f"the test left a flagged GPU kernel error unread: {e}")
 

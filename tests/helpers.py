@@ -1,5 +1,9 @@
-"""Small helpers shared by the op tests: float64 inputs on a device, non-contiguous views, and
-numerical checks of second derivatives and of forward-mode (jvp) tangents."""
+"""Small helpers shared by the tests: float64 inputs on a device, non-contiguous views, numerical
+checks of second derivatives and of forward-mode (jvp) tangents, float64 references of the
+optimizers, and importing a script file."""
+import importlib.util
+import pathlib
+
 import numpy as np
 
 import gradcore as gc
@@ -75,3 +79,51 @@ def jvpcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-5):
     numeric = (at(1) - at(-1)) / (2 * eps)
     np.testing.assert_allclose(ty.numpy(), numeric, rtol=rtol, atol=atol)
     return True
+
+
+def check_unary(fn, ref, x):
+    """``fn(x)`` against NumPy's ``ref`` in float64 (shape, dtype, values), then gradcheck."""
+    y = fn(x)
+    assert y.shape == x.shape and y.dtype == np.float64
+    np.testing.assert_allclose(y.numpy(), ref(x.numpy()), rtol=1e-13, atol=1e-15)
+    assert gc.gradcheck(fn, (x,))
+
+
+def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    """PyTorch's SGD written out in float64: yields the parameters after each step."""
+    p, buf = np.array(p, np.float64), None
+    for g in grads:
+        g = np.asarray(g, np.float64) + weight_decay * p
+        if momentum:
+            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        p = p - lr * g
+        yield p
+
+
+def adam_reference(p, grads, lr, beta1, beta2, eps, weight_decay, decoupled):
+    """Adam (L2 in the gradient) or AdamW (decoupled decay) in float64: yields the parameters
+    after each step."""
+    p = np.array(p, np.float64)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        g = np.array(g, np.float64)
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        yield p
+
+
+def load_script(path):
+    """Import a file that is not part of a package (examples/*.py, docs/*.py) as a module."""
+    path = pathlib.Path(path)
+    spec = importlib.util.spec_from_file_location(f"gradcore_script_{path.parent.name}_{path.stem}",
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,12 +4,13 @@ Blocks of one page run in order in one fresh namespace (a page may build on its 
 blocks), in a temporary working directory, with matplotlib's Agg backend. A block right after a
 ``<!-- skip-test -->`` line is skipped: reserved for blocks that need a GPU.
 """
-import importlib.util
 import os
 import pathlib
 import re
 
 import pytest
+
+from tests.helpers import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
@@ -60,11 +61,7 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
 
 # ---- the build's own helpers (docs/hooks.py, docs/griffe_doctest.py) ---------------------------
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"gradcore_docs_{name}",
-                                                  ROOT / "docs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "docs" / f"{name}.py")
 
 
 def test_benchmarks_page_without_results(tmp_path, monkeypatch):

@@ -1,19 +1,15 @@
 """The teaching examples (examples/*.py) run in quick mode and show what their docs claim."""
-import importlib.util
 import pathlib
 
 import numpy as np
+
+from tests.helpers import load_script
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
 def load(name):
-    """Import examples/<name>.py (the folder is a set of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"gradcore_example_{name}",
-                                                  EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLES / f"{name}.py")
 
 
 def test_gradient_descent_learning_rates():

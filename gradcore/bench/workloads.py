@@ -169,24 +169,22 @@ def chain(engine, device, n_ops=100, shape=(4, 4)):
     """Forward + backward of a chain of ``n_ops`` elementwise ops on tiny tensors."""
     x0 = numpy.ones(shape, numpy.float32)
     if engine == "gradcore":
-        def step():
-            y = x = gc.tensor(x0, device=device, requires_grad=True)
-            for _ in range(n_ops // 4):
-                y = (y * 1.01 + 0.5).tanh() - 0.1
-            y.sum().backward()
-            return x.grad
-        return step, {}
+        return _chain_step(lambda: gc.tensor(x0, device=device, requires_grad=True), n_ops), {}
     if engine == "numpy":
         raise Unavailable("NumPy has no autodiff")
     torch, dev = _torch(device)
+    return _chain_step(lambda: torch.tensor(x0, device=dev, requires_grad=True), n_ops), {}
 
+
+def _chain_step(leaf, n_ops):
+    """The same Python for both engines: only the leaf tensor's constructor differs."""
     def step():
-        y = x = torch.tensor(x0, device=dev, requires_grad=True)
+        y = x = leaf()
         for _ in range(n_ops // 4):
             y = (y * 1.01 + 0.5).tanh() - 0.1
         y.sum().backward()
         return x.grad
-    return step, {}
+    return step
 
 
 # ---- memory-bound kernels --------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from gradcore.kernels import Elementwise, Reduction, activation, loss, optim, preamble, reduction
+from hostcupy.kernels import C_NAMES as FIXED  # fixed CuPy param types: by value or raw arrays
+from hostcupy.kernels import parse_params
 
 pytestmark = pytest.mark.nvcc
 
@@ -30,22 +32,9 @@ FAMILY_KERNELS = {
     "reduction": reduction.KERNELS,
     "optim": optim.KERNELS,
 }
-# Fixed CuPy parameter types: they arrive as scalars (by value) or raw arrays.
-FIXED = {"float64": "double", "float32": "float", "int64": "long long", "int32": "int",
-         "bool": "bool"}
 # storage type -> (accumulate type, CuPy's name for the storage type)
 STORAGE = {"float": ("float", "float"), "double": ("double", "double"),
            "__half": ("float", "float16")}
-
-
-def parse_params(text):
-    """'raw T x, float64 slope' -> [(True, 'T', 'x'), (False, 'float64', 'slope')]"""
-    params = []
-    for item in text.split(","):
-        words = item.split()
-        raw = words[0] == "raw"
-        params.append((raw, *words[-2:]))
-    return params
 
 
 def storages_for(spec):
@@ -78,20 +67,28 @@ template <class T> struct gradcore_test_carray {
 """
 
 
-def nvcc_elementwise(spec, storage, ns):
-    types = type_map(storage, "__half")
+def kernel_params(spec, raw_decl, scalar_decl, array_decl, index):
+    """The parameter list and per-element loads of a wrapper around ``spec.operation``:
+    ``raw`` params, fixed-type scalars by value, and the rest as arrays read at ``index``."""
     decls, loads = [], []
     for is_out, text in ((False, spec.in_params), (True, spec.out_params)):
         for raw, typ, name in parse_params(text):
             ctype = FIXED.get(typ, typ)
             if raw:
-                decls.append(f"gradcore_test_carray<{ctype}> {name}")
+                decls.append(raw_decl(ctype, name))
             elif typ in FIXED and not is_out:
-                decls.append(f"const {ctype} {name}")
+                decls.append(scalar_decl(ctype, name))
             else:
-                decls.append(f"{ctype}* _raw_{name}")
+                decls.append(array_decl(ctype, name))
                 ref = f"{ctype} &" if is_out else f"const {ctype} "
-                loads.append(f"{ref}{name} = _raw_{name}[i];")
+                loads.append(f"{ref}{name} = _raw_{name}[{index}];")
+    return decls, loads
+
+
+def nvcc_elementwise(spec, storage, ns):
+    types = type_map(storage, "__half")
+    decls, loads = kernel_params(spec, lambda c, n: f"gradcore_test_carray<{c}> {n}",
+                                 lambda c, n: f"const {c} {n}", lambda c, n: f"{c}* _raw_{n}", "i")
     typedefs = " ".join(f"typedef {c} {p};" for p, c in types.items())
     return f"""
 namespace {ns} {{ {typedefs}
@@ -210,18 +207,9 @@ def cupy_style_source(spec, storage):
     if isinstance(spec, Reduction):
         lines.append(reduction_body(spec))  # checked against CuPy's real float16
         return "\n".join(lines)
-    decls, loads = [], []
-    for is_out, text in ((False, spec.in_params), (True, spec.out_params)):
-        for raw, typ, name in parse_params(text):
-            ctype = FIXED.get(typ, typ)
-            if raw:
-                decls.append(f"CArray<{ctype}, {2 if name == 'x' else 1}> {name}")
-            elif typ in FIXED and not is_out:
-                decls.append(f"{ctype} {name}")
-            else:
-                decls.append(f"CArray<{ctype}, 1> _raw_{name}")
-                ref = f"{ctype} &" if is_out else f"const {ctype} "
-                loads.append(f"{ref}{name} = _raw_{name}[_ind.get()];")
+    decls, loads = kernel_params(spec, lambda c, n: f"CArray<{c}, {2 if n == 'x' else 1}> {n}",
+                                 lambda c, n: f"{c} {n}", lambda c, n: f"CArray<{c}, 1> _raw_{n}",
+                                 "_ind.get()")
     lines.append(f"""extern "C" __global__ void {spec.name}({", ".join(decls)}, CIndexer<1> _ind) {{
   CUPY_FOR(i, _ind.size()) {{ _ind.set(i); {" ".join(loads)} {spec.operation}; }}
 }}""")

@@ -9,6 +9,7 @@ from gradcore.kernels import activation as ka
 from gradcore.kernels import loss as kl
 from gradcore.kernels import optim as ko
 from gradcore.kernels import reduction as kr
+from tests.helpers import adam_reference, sgd_reference
 
 FLOATS = [np.float16, np.float32, np.float64]
 RTOL = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-13}
@@ -280,35 +281,6 @@ def test_cross_entropy_label_errors():
 
 
 # ---------------------------------------------------------------- optimizers
-def ref_sgd(p, grads, lr, momentum, dampening, weight_decay, nesterov):
-    """PyTorch's SGD, element by element in Python floats."""
-    p, buf = [float(v) for v in p], None
-    for g_vec in grads:
-        g_vec = [g + weight_decay * w for g, w in zip(g_vec, p)]
-        if momentum:
-            buf = list(g_vec) if buf is None else [
-                momentum * b + (1 - dampening) * g for b, g in zip(buf, g_vec)]
-            g_vec = [g + momentum * b for g, b in zip(g_vec, buf)] if nesterov else buf
-        p = [w - lr * g for w, g in zip(p, g_vec)]
-    return np.array(p)
-
-
-def ref_adam(p, grads, lr, beta1, beta2, eps, weight_decay, decoupled):
-    p = np.array(p, np.float64)
-    m, v = np.zeros_like(p), np.zeros_like(p)
-    for t, g in enumerate(grads, start=1):
-        g = np.array(g, np.float64)
-        if decoupled:
-            p = p * (1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
-    return p
-
-
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("momentum,dampening,weight_decay,nesterov", [
     (0.0, 0.0, 0.0, False), (0.0, 0.0, 0.1, False), (0.9, 0.0, 0.0, False),
@@ -322,7 +294,7 @@ def test_sgd_matches_pytorch_formula(dtype, momentum, dampening, weight_decay, n
     for k, g in enumerate(grads):
         ko.sgd_step(p, g, buf, lr=0.1, momentum=momentum, dampening=dampening,
                     weight_decay=weight_decay, nesterov=nesterov, first_step=k == 0)
-    expected = ref_sgd(p0, grads, 0.1, momentum, dampening, weight_decay, nesterov)
+    *_, expected = sgd_reference(p0, grads, 0.1, momentum, dampening, weight_decay, nesterov)
     close(p, expected, dtype, atol={np.float16: 1e-2, np.float32: 1e-6, np.float64: 1e-14}[dtype])
 
 
@@ -337,7 +309,7 @@ def test_adam_matches_pytorch_formula(dtype, decoupled):
         ko.adam_step(p, g, m, v, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1,
                      step=t, decoupled=decoupled)
         np.testing.assert_array_equal(g, g_before)
-    expected = ref_adam(p0, grads, 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled)
+    *_, expected = adam_reference(p0, grads, 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled)
     close(p, expected, dtype, atol={np.float16: 2e-3, np.float32: 1e-6, np.float64: 1e-13}[dtype])
 
 

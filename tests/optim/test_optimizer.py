@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import gradcore as gc
+from tests.helpers import adam_reference, sgd_reference
 
 
 def _param(values, device="cpu"):
@@ -27,9 +28,7 @@ X0 = np.array([0.3, -0.7])
 
 def test_plain_gradient_descent(device):
     got = _run(lambda ps: gc.optim.SGD(ps, lr=0.1), GRADS, X0, device)
-    x = X0.copy()
-    for g, y in zip(GRADS, got):
-        x = x - 0.1 * g
+    for y, x in zip(got, sgd_reference(X0, GRADS, lr=0.1)):
         np.testing.assert_allclose(y, x)
 
 
@@ -38,11 +37,8 @@ def test_momentum_and_nesterov_with_weight_decay(nesterov, device):
     lr, mu, wd = 0.1, 0.9, 0.01
     got = _run(lambda ps: gc.optim.SGD(ps, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd),
                GRADS, X0, device)
-    x, v = X0.copy(), None
-    for g, y in zip(GRADS, got):
-        d = g + wd * x
-        v = d if v is None else mu * v + d
-        x = x - lr * (d + mu * v if nesterov else v)
+    expected = sgd_reference(X0, GRADS, lr, momentum=mu, weight_decay=wd, nesterov=nesterov)
+    for y, x in zip(got, expected):
         np.testing.assert_allclose(y, x, rtol=1e-12)
 
 
@@ -61,15 +57,7 @@ def test_adam_and_adamw(decoupled, device):
     lr, b1, b2, eps, wd = 0.01, 0.9, 0.999, 1e-8, 0.1
     cls = gc.optim.AdamW if decoupled else gc.optim.Adam
     got = _run(lambda ps: cls(ps, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd), GRADS, X0, device)
-    x, m, v = X0.copy(), np.zeros(2), np.zeros(2)
-    for t, (g, y) in enumerate(zip(GRADS, got), start=1):
-        if decoupled:
-            x = x * (1 - lr * wd)
-        else:
-            g = g + wd * x
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        x = x - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    for y, x in zip(got, adam_reference(X0, GRADS, lr, b1, b2, eps, wd, decoupled)):
         np.testing.assert_allclose(y, x, rtol=1e-10)
 
 

@@ -76,15 +76,22 @@ def _bad_module_states(model):
     return [(wrong_shape, ValueError), (missing, KeyError), (extra, KeyError)]
 
 
-@pytest.mark.parametrize("which", [0, 1, 2], ids=["wrong-shape-last", "missing", "unexpected"])
-def test_failed_module_load_state_dict_changes_nothing(which):
+def _check_failed_load(pick, bad_states, which):
+    """``load_state_dict`` of the picked object (model or optimizer) with bad state number
+    ``which`` raises, changes nothing, and training goes on."""
     model, opt, x, y = _setup()
     snap = _snapshot(model, opt)
-    state, exc = _bad_module_states(model)[which]
+    target = pick(model, opt)
+    state, exc = bad_states(target)[which]
     with pytest.raises(exc):
-        model.load_state_dict(state)
+        target.load_state_dict(state)
     _assert_unchanged(model, opt, snap)
     _still_trains(model, opt, x, y)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["wrong-shape-last", "missing", "unexpected"])
+def test_failed_module_load_state_dict_changes_nothing(which):
+    _check_failed_load(lambda model, opt: model, _bad_module_states, which)
 
 
 def _bad_optimizer_states(opt):
@@ -118,13 +125,7 @@ def _bad_optimizer_states(opt):
 @pytest.mark.parametrize("which", range(5),
                          ids=["state-shape", "state-key", "hyper", "param-count", "no-state"])
 def test_failed_optimizer_load_state_dict_changes_nothing(which):
-    model, opt, x, y = _setup()
-    snap = _snapshot(model, opt)
-    state, exc = _bad_optimizer_states(opt)[which]
-    with pytest.raises(exc):
-        opt.load_state_dict(state)
-    _assert_unchanged(model, opt, snap)
-    _still_trains(model, opt, x, y)
+    _check_failed_load(lambda model, opt: opt, _bad_optimizer_states, which)
 
 
 @pytest.mark.parametrize("groups", [False, True], ids=["one-buffer", "two-groups"])

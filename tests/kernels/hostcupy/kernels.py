@@ -24,6 +24,7 @@ C_TYPES = {
     np.uint64: "unsigned long long",
 }
 FIXED = {np.dtype(t).name: t for t in C_TYPES}  # CuPy's fixed type names are NumPy's
+C_NAMES = {name: C_TYPES[t] for name, t in FIXED.items()}  # "float64" -> "double"
 HEADER = """
 typedef _Float16 float16;  // CuPy's half class on the host: GCC's native half
 #include <cstddef>
@@ -43,8 +44,8 @@ template <class T> struct HostCArray {  // CuPy's CArray, as far as operation st
 """
 
 
-def _params(text):
-    """'raw T x, float64 s' -> [(raw, type, name)]"""
+def parse_params(text):
+    """'raw T x, float64 slope' -> [(True, 'T', 'x'), (False, 'float64', 'slope')]"""
     out = []
     for item in text.split(","):
         words = item.split()
@@ -71,7 +72,7 @@ def _pointer(a):
 
 class _Kernel:
     def __init__(self, in_params, out_params, name, preamble):
-        self.in_params, self.out_params = _params(in_params), _params(out_params)
+        self.in_params, self.out_params = parse_params(in_params), parse_params(out_params)
         self.name, self.preamble = name, preamble
         self.nin, self.nout = len(self.in_params), len(self.out_params)
 
@@ -128,7 +129,7 @@ class ElementwiseKernel(_Kernel):
         pointers, keep, decls, loads, writebacks = [], [], [], [], []
         for k, ((raw, typ, name), a) in enumerate(zip(params, values)):
             is_out = k >= self.nin
-            ctype = C_TYPES[np.dtype(FIXED[typ]).type] if typ in FIXED else typ
+            ctype = C_NAMES.get(typ, typ)
             if raw:
                 arr = a._a
                 meta = np.array(arr.shape + tuple(s for s in arr.strides), np.int64)
