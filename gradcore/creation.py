@@ -53,9 +53,9 @@ def _to_array(data, dtype, dev, copy):
         if dt is None and arr.dtype == numpy.float64 and not isinstance(data, numpy.generic):
             arr = arr.astype(get_default_dtype(), copy=False)  # Python floats -> default dtype
         copy = False
-        if arr.dtype.kind not in "biufc":  # objects, strings, bytes, dates: not numbers
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data "
-                            f"(NumPy reads it as dtype {arr.dtype}); expected numbers")
+    if arr.dtype.kind not in "biufc":  # objects, strings, bytes, dates: not numbers
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data of dtype "
+                        f"{arr.dtype} (shape {arr.shape}); expected numbers")
     if dev is not None:
         moved = backend.to_device(arr, dev)
         copy = copy and moved is arr
@@ -74,7 +74,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     dtype('float32')
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     dev = backend.device(device) if device is not None else backend.get_default_device()
     t = Tensor._make(_to_array(data, dtype, dev, copy=True), dev, False, None, 0)
     return t.requires_grad_(True) if requires_grad else t

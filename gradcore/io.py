@@ -136,7 +136,7 @@ def _is_array(obj):
 
 def _host_array(obj, where):
     """``obj``'s data as a C-contiguous little-endian NumPy array (one copy from a GPU)."""
-    data = obj.data if isinstance(obj, Tensor) else obj
+    data = obj.array if isinstance(obj, Tensor) else obj
     if isinstance(data, numpy.generic):
         a = numpy.asarray(data)
     else:

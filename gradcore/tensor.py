@@ -27,37 +27,40 @@ class Tensor:
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "node", "_index", "device", "_version",
+    # array: the NumPy/CuPy array; _vc: the version counter, a one-element list shared with
+    # the views and detached aliases of the same storage; tangent: (jvp level, tangent array)
+    __slots__ = ("array", "grad", "requires_grad", "node", "_index", "device", "_vc",
                  "tangent", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     @staticmethod
-    def _make(data, device, requires_grad, node, index):
+    def _make(array, device, requires_grad, node, index):
         """Wrap an array without checks (the per-op hot path)."""
         t = object.__new__(Tensor)
-        t.data, t.device, t.requires_grad, t.node, t._index = data, device, requires_grad, node, index
+        t.array, t.device, t.requires_grad, t.node, t._index = array, device, requires_grad, node, index
         t.grad = t.tangent = None
-        t._version = 0
+        t._vc = [0]
         return t
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         dev = backend.device(device) if device is not None else None
         if isinstance(data, Tensor):
             dev = dev or data.device
-            data = data.data
-        self.data = _to_array(data, dtype, dev, copy=False)
-        self.device = backend.device_of(self.data) if dev is None else dev
+            data = data.array
+        self.array = _to_array(data, dtype, dev, copy=False)
+        self.device = backend.device_of(self.array) if dev is None else dev
         self.grad = self.node = self.tangent = None
-        self._index = self._version = 0
+        self._index = 0
+        self._vc = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     # ---- attributes ---------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape, doc="Tuple of dimensions.")
-    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the elements.")
-    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
+    shape = property(lambda self: self.array.shape, doc="Tuple of dimensions.")
+    dtype = property(lambda self: self.array.dtype, doc="NumPy dtype of the elements.")
+    ndim = property(lambda self: self.array.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self.array.size, doc="Number of elements.")
     is_leaf = property(lambda self: self.node is None,
                        doc="True for tensors made by the user rather than by a recorded op.")
     grad_fn = property(lambda self: self.node, doc="The recorded op that made this tensor.")
@@ -67,7 +70,7 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -86,7 +89,7 @@ class Tensor:
 
     def __bool__(self):
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -101,20 +104,74 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
+        if copy:
+            return a.astype(a.dtype if dtype is None else dtype, copy=True)
         return a if dtype is None else a.astype(dtype, copy=False)
+
+    def _set_version(self, value):
+        self._vc[0] = value
+
+    _version = property(lambda self: self._vc[0], _set_version,
+                        doc="How many times the storage was changed in place (shared by views).")
+
+    @property
+    def data(self):
+        """This tensor's storage as a tensor cut off from the graph (PyTorch's ``.data``).
+
+        ``p.data.add_(u)``, ``p.data += u`` and ``p.data.zero_()`` change ``p`` in place. Unlike
+        PyTorch's, it shares ``p``'s version counter, so such a change to a tensor that a recorded
+        op saved is reported at ``backward()`` instead of giving a wrong gradient. Assigning
+        (``p.data = t``) makes ``t``'s array the storage of ``p`` (same device; the shape may
+        change, as in PyTorch). The raw NumPy/CuPy array is ``.array``.
+
+        >>> import gradcore as gc
+        >>> p = gc.tensor([1.0, 2.0], requires_grad=True)
+        >>> p.data -= 0.5; p.tolist(), p.requires_grad
+        ([0.5, 1.5], True)
+        """
+        t = Tensor._make(self.array, self.device, False, None, 0)
+        t._vc = self._vc
+        return t
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            if value.array is self.array:  # p.data += u: already written in place
+                return
+            array = value.array
+            if value.device is not self.device:
+                raise RuntimeError(f"data: cannot assign a tensor on {value.device} to the .data "
+                                   f"of a tensor on {self.device} (shape {self.shape}); move it "
+                                   "with .to() first")
+        else:
+            array = _to_array(value, None, self.device, copy=False)
+        if self.requires_grad and array.dtype.kind not in "f":
+            raise TypeError(f"data: a tensor that requires grad needs floating data, got dtype "
+                            f"{array.dtype} (shape {array.shape})")
+        self.array = array
+        self._vc[0] += 1
 
     # ---- conversion ---------------------------------------------------------------------
     def numpy(self):
-        """The data as a NumPy array (shared with the tensor on the CPU, copied from a GPU)."""
-        return backend.to_device(self.data, backend.CPU)
+        """The data as a NumPy array: a read-only view on the CPU, a copy from a GPU.
+
+        Read-only, as JAX's are, so that no write can bypass the version counter that guards
+        tensors saved for backward; change a tensor with its in-place methods (``x[i] = v``,
+        ``x.copy_(a)``), or take ``x.numpy().copy()``.
+        """
+        a = backend.to_device(self.array, backend.CPU)
+        if a is self.array:
+            a = a.view()
+            a.flags.writeable = False
+        return a
 
     def item(self):
         """The single element as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item: the tensor has {self.data.size} elements (shape "
+        if self.array.size != 1:
+            raise ValueError(f"item: the tensor has {self.array.size} elements (shape "
                              f"{self.shape}); only one-element tensors convert to a number")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
         """The data as (nested) Python lists."""
@@ -149,14 +206,18 @@ class Tensor:
         return _convert.astype(self, dtype)
 
     def detach(self):
-        """A tensor sharing this data but cut off from the graph."""
-        return Tensor._make(self.data, self.device, False, None, 0)
+        """A tensor sharing this storage (and its version counter) but cut off from the graph."""
+        t = Tensor._make(self.array, self.device, False, None, 0)
+        t._vc = self._vc
+        return t
 
     def requires_grad_(self, requires_grad=True):
-        """Set ``requires_grad`` in place (only floating tensors can require grad)."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        """Set ``requires_grad`` in place (only real floating tensors can require grad)."""
+        if requires_grad and self.array.dtype.kind != "f":
+            hint = (" (complex differentiation is not supported: split real and imaginary "
+                    "parts into real tensors)" if self.array.dtype.kind == "c" else "")
             raise TypeError(f"requires_grad_: only floating tensors can require gradients, got "
-                            f"dtype {self.dtype} (shape {self.shape})")
+                            f"dtype {self.dtype} (shape {self.shape}){hint}")
         if not requires_grad and self.node is not None:
             raise RuntimeError("requires_grad_: cannot turn off requires_grad on a non-leaf "
                                "tensor; use .detach()")
@@ -173,10 +234,10 @@ class Tensor:
             raise RuntimeError(f"backward: the tensor (shape {self.shape}) does not require grad "
                                "and has no grad_fn; did you forget requires_grad=True?")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward: gradient can be omitted only for a one-element "
                                    f"output; got shape {self.shape}. Pass gradient=...")
-            gradient = Tensor._make(self.device.xp.ones_like(self.data), self.device, False, None, 0)
+            gradient = Tensor._make(self.device.xp.ones_like(self.array), self.device, False, None, 0)
         else:
             gradient = as_tensor(gradient, dtype=self.dtype, device=self.device)
             if gradient.shape != self.shape:
@@ -202,59 +263,98 @@ class Tensor:
         if self.grad is None:
             # Copy: backward may hand one array to several inputs (add returns gy twice), and a
             # later in-place accumulation must not write into a shared array.
-            self.grad = gx if create_graph else Tensor._make(gx.data.copy(), self.device, False, None, 0)
+            self.grad = gx if create_graph else Tensor._make(gx.array.copy(), self.device, False, None, 0)
         elif create_graph or self.grad.requires_grad:
             self.grad = self.grad + gx
         else:  # in place, so a .grad that is a view into a flat gradient buffer stays one
-            self.device.xp.add(self.grad.data, gx.data, out=self.grad.data)
+            self.device.xp.add(self.grad.array, gx.array, out=self.grad.array)
             self.grad._version += 1
 
-    # ---- in place (never recorded; bump the version so saved copies are checked) ----------
-    def _inplace_check(self, name):
-        if self.requires_grad and STATE.grad_enabled:
-            raise RuntimeError(f"{name}: in-place change of a tensor that requires grad while "
-                               f"recording (shape {self.shape}); wrap it in gc.no_grad()")
-        self._version += 1
-
-    def zero_(self):
-        """Fill with zeros in place."""
-        self._inplace_check("zero_")
-        self.data.fill(0)
-        return self
-
-    def fill_(self, value):
-        """Fill with ``value`` in place."""
-        self._inplace_check("fill_")
-        self.data.fill(value)
-        return self
-
-    def copy_(self, src):
-        """Copy ``src`` (broadcast to this shape) into this tensor in place."""
-        self._inplace_check("copy_")
-        src = as_tensor(src, device=self.device)
-        self.device.xp.copyto(self.data, src.data, casting="same_kind")
-        return self
-
+    # ---- in place (see gradcore/ops/inplace.py for the rules) ----------------------------
     def add_(self, other, alpha=1):
         """``self += alpha * other`` in place."""
-        self._inplace_check("add_")
-        other = other.data if isinstance(other, Tensor) else other
         if alpha != 1:
             other = other * alpha
-        self.device.xp.add(self.data, other, out=self.data, casting="same_kind")
-        return self
+        return _inplace.update(self, "add_", _arith.add, self.device.xp.add, other)
+
+    def sub_(self, other, alpha=1):
+        """``self -= alpha * other`` in place."""
+        if alpha != 1:
+            other = other * alpha
+        return _inplace.update(self, "sub_", _arith.sub, self.device.xp.subtract, other)
 
     def mul_(self, other):
         """``self *= other`` in place."""
-        self._inplace_check("mul_")
-        other = other.data if isinstance(other, Tensor) else other
-        self.device.xp.multiply(self.data, other, out=self.data, casting="same_kind")
-        return self
+        return _inplace.update(self, "mul_", _arith.mul, self.device.xp.multiply, other)
+
+    def div_(self, other):
+        """``self /= other`` in place."""
+        return _inplace.update(self, "div_", _arith.div, self.device.xp.true_divide, other)
+
+    def pow_(self, exponent):
+        """``self **= exponent`` in place."""
+        return _inplace.update(self, "pow_", _arith.pow, self.device.xp.power, exponent)
+
+    def neg_(self):
+        """``self = -self`` in place."""
+        return _inplace.update(self, "neg_", _arith.neg, self.device.xp.negative)
+
+    def abs_(self):
+        """``self = |self|`` in place."""
+        return _inplace.update(self, "abs_", _math.abs, self.device.xp.abs)
+
+    def exp_(self):
+        """``self = exp(self)`` in place."""
+        return _inplace.update(self, "exp_", _math.exp, self.device.xp.exp)
+
+    def sqrt_(self):
+        """``self = sqrt(self)`` in place."""
+        return _inplace.update(self, "sqrt_", _math.sqrt, self.device.xp.sqrt)
+
+    def relu_(self):
+        """``self = max(self, 0)`` in place."""
+        return _inplace.update(self, "relu_", _activation.relu, None)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
+        """Limit the values to ``[min, max]`` in place."""
+        return _inplace.update(self, "clamp_", lambda x: _math.clip(x, min, max), None)
+
+    clip_ = clamp_
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Fill with ``value`` in place."""
+        return _inplace.update(self, "fill_", _inplace.fill, None, value)
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor in place."""
+        if not isinstance(src, Tensor):
+            src = as_tensor(src, device=self.device)
+        elif src.device is not self.device:
+            src = src.to(self.device)
+        return _inplace.update(self, "copy_", _inplace.copy, _inplace.copy_into, src)
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with normal samples from gradcore's seeded generator, in place."""
+        values = backend.random_state().normal(mean, std, self.shape).astype(self.dtype)
+        return self.copy_(backend.to_device(values, self.device))
+
+    def uniform_(self, low=0.0, high=1.0):
+        """Fill with uniform samples in ``[low, high)`` from gradcore's seeded generator."""
+        values = backend.random_state().uniform(low, high, self.shape).astype(self.dtype)
+        return self.copy_(backend.to_device(values, self.device))
 
     def __setitem__(self, key, value):
-        self._inplace_check("__setitem__")
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[_indexing.array_key(key)] = value
+        _inplace.setitem(self, key, value)
+
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+    def __ipow__(self, other): return self.pow_(other)
 
     # ---- operators ----------------------------------------------------------------------
     def __add__(self, other): return _arith.add(self, other)
@@ -307,10 +407,10 @@ class Tensor:
         return _softmax.log_softmax(self, axis)
     def argmax(self, axis=None):
         """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
-        return Tensor._make(self.data.argmax(axis), self.device, False, None, 0)
+        return Tensor._make(self.array.argmax(axis), self.device, False, None, 0)
     def argmin(self, axis=None):
         """Index of the minimum over ``axis``, as an integer tensor (not recorded on the tape)."""
-        return Tensor._make(self.data.argmin(axis), self.device, False, None, 0)
+        return Tensor._make(self.array.argmin(axis), self.device, False, None, 0)
     def reshape(self, *shape):
         """The same elements in a new shape: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
         return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -385,6 +485,7 @@ from gradcore.ops import arithmetic as _arith  # noqa: E402
 from gradcore.ops import compare as _compare  # noqa: E402
 from gradcore.ops import convert as _convert  # noqa: E402
 from gradcore.ops import indexing as _indexing  # noqa: E402
+from gradcore.ops import inplace as _inplace  # noqa: E402
 from gradcore.ops import linalg as _linalg  # noqa: E402
 from gradcore.ops import math as _math  # noqa: E402
 from gradcore.ops import reduction as _reduction  # noqa: E402

@@ -32,12 +32,12 @@ def noncontig(a, device, kind="strided"):
     a = np.asarray(a, dtype=np.float64)
     if kind == "transposed":
         base = gc.tensor(np.ascontiguousarray(a.T), device=device)
-        view = gc.as_tensor(base.data.T)
+        view = gc.as_tensor(base.array.T)
     else:
         wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],))
         wide[..., ::2] = a
-        view = gc.as_tensor(gc.tensor(wide, device=device).data[..., ::2])
-    assert not view.data.flags.c_contiguous
+        view = gc.as_tensor(gc.tensor(wide, device=device).array[..., ::2])
+    assert not view.array.flags.c_contiguous
     np.testing.assert_array_equal(view.numpy(), a)
     return view
 

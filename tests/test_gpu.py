@@ -70,7 +70,7 @@ def test_training_step_never_waits_for_the_gpu():
         gc.nn.functional.cross_entropy(net(x), y).backward()
         opt.step()
     step()  # compile the kernels first: compilation is host time
-    a = gc.randn(4096, 4096, device="cuda").data
+    a = gc.randn(4096, 4096, device="cuda").array
     gc.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(40):

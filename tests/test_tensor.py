@@ -100,7 +100,7 @@ def test_attributes(device):
     assert t.T.shape == (3, 2) and t.T.requires_grad and not t.T.is_leaf
     np.testing.assert_array_equal(t.T.numpy(), np.arange(6.0).reshape(2, 3).T)
     assert t.mT.shape == (3, 2)
-    assert type(t.data) is np.ndarray if device == "cpu" else hasattr(t.data, "device")
+    assert type(t.array) is np.ndarray if device == "cpu" else hasattr(t.array, "device")
     assert t.grad is None and t.requires_grad and t.is_leaf and t.grad_fn is None
     (t * 2).sum().backward()
     assert isinstance(t.grad, gc.Tensor) and not t.grad.requires_grad
@@ -115,9 +115,9 @@ def test_conversions(device):
     a = t.numpy()
     assert type(a) is np.ndarray and a.dtype == np.float64
     if device == "cpu":
-        assert np.shares_memory(a, t.data)  # numpy() shares on the CPU
+        assert np.shares_memory(a, t.array)  # numpy() shares on the CPU
         shared = np.zeros(3)
-        assert np.shares_memory(gc.as_tensor(shared).data, shared)  # as_tensor does not copy
+        assert np.shares_memory(gc.as_tensor(shared).array, shared)  # as_tensor does not copy
     assert t.tolist() == [[1.5, 2.0], [3.0, 4.0]] and type(t.tolist()[0][0]) is float
     assert t[1, 1].item() == 4.0 and type(t[1, 1].item()) is float
     assert gc.tensor([3], device=device).item() == 3

@@ -119,7 +119,7 @@ def _backward_checked(node, gys):
                                  f"its backward pass: {e}") from e
     if type(gxs) is not tuple:
         gxs = (gxs,)
-    node._check_finite([g.data for g in gxs if g is not None], "backward output")
+    node._check_finite([g.array for g in gxs if g is not None], "backward output")
     return gxs
 
 

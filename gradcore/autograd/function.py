@@ -29,14 +29,14 @@ import weakref
 
 import numpy
 
-from gradcore.autograd.mode import STATE
+from gradcore.autograd.mode import STATE, no_grad
 from gradcore.backend import OutOfMemoryError, array_module, device_of, out_of_memory
 from gradcore.creation import as_tensor
 from gradcore.tensor import Tensor
 
-__all__ = ["Function", "tsum"]
+__all__ = ["Function", "CtxFunction", "tsum", "tangent_of"]
 
-_FLOAT_KINDS = frozenset("fc")
+_FLOAT_KINDS = frozenset("f")  # complex results never require grad: not differentiated
 _PY_SCALARS = frozenset((int, float, bool))
 _NP_SCALAR = numpy.generic
 
@@ -59,8 +59,11 @@ class Function:
     [2.0, 2.0]
     """
 
-    __slots__ = ("edges", "saved", "_out", "_trace", "__dict__")
+    # edges lives in the instance dict, so the class default None tells a fresh instance from one
+    # that is already a node on the tape (a second call then records a copy: see _fresh)
+    __slots__ = ("saved", "_out", "_trace", "__dict__")
 
+    edges = None
     saves = ()
     saves_output = False
     differentiable = True
@@ -77,8 +80,18 @@ class Function:
         ``txs`` (``None`` where an input's tangent is zero)."""
         raise NotImplementedError(f"{type(self).__name__} has no forward-mode (jvp) rule")
 
+    @classmethod
+    def apply(cls, *inputs):
+        """Call the op: ``Cube.apply(x)``. Ops written in PyTorch's form (``@staticmethod
+        forward(ctx, ...)``) are called this way only; the other form also as ``Cube()(x)``."""
+        if _is_ctx_form(cls):
+            return CtxFunction(cls)(*inputs)
+        return cls()(*inputs)
+
     # ---- the machinery ----------------------------------------------------------------------
     def __call__(self, *inputs):
+        if self.edges is not None:  # already a node of a graph: record this call on a copy
+            return self._fresh()(*inputs)
         device = None
         needs_grad = False
         foreign = False
@@ -90,19 +103,17 @@ class Function:
                 elif x.device is not device:
                     self._device_error(inputs)
                 needs_grad = needs_grad or x.requires_grad
-                xs.append(x.data)
+                xs.append(x.array)
             else:
                 # Python scalars stay Python scalars, so NumPy's weak promotion keeps float32
                 foreign = foreign or type(x) not in _PY_SCALARS
                 xs.append(x)
+        record = needs_grad and STATE.grad_enabled and self.differentiable
         if device is None:  # no Tensor among the inputs: the first one becomes a Tensor
             inputs = (as_tensor(inputs[0]),) + inputs[1:]
-            device, xs[0] = inputs[0].device, inputs[0].data
-        if foreign:  # arrays, lists, NumPy scalars: constants on the op's device, and saved
-            # as such (a backward that used the raw NumPy input would make a CPU tensor of it)
-            inputs = tuple(inp if type(inp) in _PY_SCALARS or isinstance(inp, Tensor) else
-                           as_tensor(inp, device=device) for inp in inputs)
-            xs = [inp.data if isinstance(inp, Tensor) else inp for inp in inputs]
+            device, xs[0] = inputs[0].device, inputs[0].array
+        if foreign:
+            inputs, xs = _constants(inputs, device, record)
 
         try:
             ys = self.forward(*xs)
@@ -114,15 +125,11 @@ class Function:
         if isinstance(ys, _NP_SCALAR):  # NumPy returns scalars from 0-d math; keep arrays
             ys = numpy.asarray(ys)
         multi = type(ys) is tuple
-        record = needs_grad and STATE.grad_enabled and self.differentiable
-        if not multi:  # the common case, inlined: Tensor._make without the call
-            out = object.__new__(Tensor)
-            out.data, out.device, out._index, out._version = ys, device, 0, 0
-            out.grad = out.tangent = None
-            if record and ys.dtype.kind in _FLOAT_KINDS:
-                out.requires_grad, out.node = True, self
-            else:
-                out.requires_grad, out.node = False, None
+        if not multi:
+            out = Tensor._make(ys, device, record and ys.dtype.kind in _FLOAT_KINDS,
+                               self if record else None, 0)
+            if ys.base is not None:  # a view of an input shares its version counter
+                _share_version(out, ys, inputs, xs)
             outs = (out,)
         else:
             outs = tuple(Tensor._make(y, device, record and y.dtype.kind in _FLOAT_KINDS,
@@ -130,11 +137,14 @@ class Function:
         if record:
             self.edges = [_edge(x) for x in inputs]
             if self.saves:
-                self.saved = [(inputs[i], getattr(inputs[i], "_version", 0)) for i in self.saves]
+                self.saved = [(inputs[i], _version_of(inputs[i])) for i in self.saves]
             if self.saves_output:
-                self._out = (outs[0].data, weakref.ref(outs[0]), 0)
+                vc = outs[0]._vc
+                self._out = (outs[0].array, weakref.ref(outs[0]), vc, vc[0])
             if STATE.anomaly:
                 self._trace = _user_frame()
+        else:
+            self.edges = ()  # used: a later call records on a copy (forward may keep state)
         if STATE.forward_ad and self.differentiable:
             self._push_tangents(inputs, xs, ys, outs, multi)
             if record and self.saves_output:  # saved_output() hands it on (forward over reverse)
@@ -142,6 +152,13 @@ class Function:
         if STATE.anomaly:
             self._check_finite(ys if multi else (ys,), "forward output")
         return outs if multi else outs[0]
+
+    def _fresh(self):
+        """A new node with this op's settings (what ``__init__`` stored), for a repeated call."""
+        node = object.__new__(type(self))
+        node.__dict__.update({k: v for k, v in self.__dict__.items()
+                              if k not in _PER_CALL})
+        return node
 
     def saved_tensors(self):
         """The inputs named in ``saves``, as Tensors still linked to the graph.
@@ -153,7 +170,7 @@ class Function:
         if saved is None:
             self._released_error()
         for t, version in saved:
-            if getattr(t, "_version", 0) != version:
+            if _version_of(t) != version:
                 raise RuntimeError(
                     f"{type(self).__name__}.backward: an input it saved (shape "
                     f"{tuple(t.shape)}) was modified in place after the forward pass (version "
@@ -165,12 +182,12 @@ class Function:
         out = getattr(self, "_out", None)
         if out is None:
             self._released_error()
-        data, ref, version = out
-        alive = ref()
-        if alive is not None and alive._version != version:
+        data, ref, counter, version = out
+        if counter[0] != version:
             raise RuntimeError(
                 f"{type(self).__name__}.backward: its output (shape {tuple(data.shape)}) was "
                 "modified in place after the forward pass; use an out-of-place op instead")
+        alive = ref()
         device = alive.device if alive is not None else device_of(data)
         out = Tensor._make(data, device, True, self, 0)
         if STATE.forward_ad:
@@ -197,15 +214,17 @@ class Function:
                            f"devices {devices} (shapes {shapes})")
 
     def _push_tangents(self, inputs, xs, ys, outs, multi):
-        txs = tuple(getattr(x, "tangent", None) for x in inputs)
+        level = STATE.forward_ad
+        txs = tuple(tangent_of(x, level) for x in inputs)
         if all(t is None for t in txs):
             return
         tys = self.jvp(tuple(xs), ys, txs)
         for out, ty in zip(outs, tys if multi else (tys,)):
-            if ty is not None and (ty.shape != out.data.shape or ty.dtype != out.data.dtype):
-                # a tangent that skipped a broadcast (e.g. only the smaller operand moved)
-                ty = array_module(ty).broadcast_to(ty, out.data.shape).astype(out.data.dtype)
-            out.tangent = ty
+            if ty is not None:
+                if ty.shape != out.array.shape or ty.dtype != out.array.dtype:
+                    # a tangent that skipped a broadcast (e.g. only the smaller operand moved)
+                    ty = array_module(ty).broadcast_to(ty, out.array.shape).astype(out.array.dtype)
+                out.tangent = (level, ty)
 
     def _check_finite(self, arrays, where):
         for a in arrays:
@@ -220,6 +239,13 @@ class Function:
                     f"{tuple(a.shape)}, dtype {a.dtype}); the op was created at {origin}")
 
 
+def tangent_of(x, level):
+    """The tangent array of ``x`` at forward-mode level ``level``, or None (zero): a tangent that
+    another ``gc.jvp`` call left on ``x`` belongs to another level and is not read."""
+    t = getattr(x, "tangent", None)
+    return t[1] if t is not None and t[0] == level else None
+
+
 def tsum(*ts):
     """Sum of tangents for jvp rules, skipping ``None`` (a zero tangent)."""
     out = None
@@ -227,6 +253,41 @@ def tsum(*ts):
         if t is not None:
             out = t if out is None else out + t
     return out
+
+
+# What Function.__call__ stores per call; a copy of a used node (_fresh) leaves it behind.
+_PER_CALL = frozenset(("edges", "_out_tangent", "needs_input_grad"))
+
+
+def _version_of(x):
+    return x._vc[0] if isinstance(x, Tensor) else 0
+
+
+def _constants(inputs, device, record):
+    """Arrays, lists and NumPy scalars among ``inputs`` as constant Tensors on ``device`` (a
+    backward that used a raw NumPy input would make a CPU tensor of it). A recorded op copies a
+    NumPy array operand: the caller may change it in place before backward (``c[0] = 10``)."""
+    inputs = tuple(x if type(x) in _PY_SCALARS or isinstance(x, Tensor) else
+                   _constant(x, device, record) for x in inputs)
+    return inputs, [x.array if isinstance(x, Tensor) else x for x in inputs]
+
+
+def _constant(x, device, record):
+    t = as_tensor(x, device=device)
+    if record and t.array is x:
+        t.array = x.copy()
+    return t
+
+
+def _share_version(out, y, inputs, xs):
+    """When output array ``y`` is a view of an input's array, ``out`` shares that input's
+    version counter (as PyTorch's views do): an in-place change through either is seen by the
+    saved-tensor checks of both."""
+    base = y.base
+    for x, a in zip(inputs, xs):
+        if isinstance(x, Tensor) and (a is base or (a.base is not None and a.base is base)):
+            out._vc = x._vc
+            return
 
 
 def _edge(x):
@@ -248,3 +309,120 @@ def _user_frame():
         if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return "<unknown>"
+
+
+def _is_ctx_form(cls):
+    """True for an op written in PyTorch's form: ``forward`` is a staticmethod taking ctx."""
+    for klass in cls.__mro__:
+        if "forward" in klass.__dict__:
+            return isinstance(klass.__dict__["forward"], staticmethod)
+    return False
+
+
+class CtxFunction(Function):
+    """The tape node of an op written in PyTorch's form; it is the ``ctx`` the op's static
+    methods receive.
+
+    ``forward(ctx, *args)`` gets Tensors (recording off inside, as in PyTorch) and returns a
+    Tensor or a tuple of Tensors; ``backward(ctx, *grad_outputs)`` returns one gradient (or None)
+    per argument of ``forward``; the optional ``jvp(ctx, *tangents)`` is the forward-mode rule.
+    ``ctx.save_for_backward(*tensors)`` keeps inputs or outputs for ``backward``, which reads them
+    from ``ctx.saved_tensors`` (linked to the graph, so double backward works through inputs and
+    outputs); ``ctx.needs_input_grad`` says which inputs want a gradient; other attributes set on
+    ``ctx`` are kept as they are.
+
+    >>> import gradcore as gc
+    >>> class Cube(gc.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, gy):
+    ...         x, = ctx.saved_tensors
+    ...         return gy * 3 * x ** 2
+    >>> x = gc.tensor([1.0, 2.0], requires_grad=True)
+    >>> (Cube.apply(x) + Cube.apply(2 * x)).sum().backward(); x.grad.tolist()
+    [27.0, 108.0]
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *inputs):
+        if self.edges is None:
+            self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad
+                                          for x in inputs)
+        return super().__call__(*inputs)
+
+    def forward(self, *xs):
+        self._inputs = [_wrap(x) for x in xs]
+        self._to_save = ()
+        with no_grad():
+            out = self.fn.forward(self, *self._inputs)
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise TypeError(f"{self.fn.__name__}.forward must return Tensors, got "
+                                f"{type(o).__name__}")
+        self.n_outputs = len(outs)
+        self._out_ids = [id(o) for o in outs]
+        self._plan_saves()
+        arrays = tuple(o.array for o in outs)
+        return arrays if multi else arrays[0]
+
+    def save_for_backward(self, *tensors):
+        """Keep ``tensors`` (inputs or outputs of ``forward``) for ``backward``."""
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self):
+        """What ``save_for_backward`` kept, inputs and output 0 linked to the graph."""
+        inputs = Function.saved_tensors(self) if self.saves else ()
+        out = self.saved_output() if self.saves_output else None
+        picked = []
+        for kind, ref in self._plan:
+            picked.append(inputs[ref] if kind == "input" else out if kind == "output" else ref)
+        return tuple(picked)
+
+    def _plan_saves(self):
+        """Map each tensor given to save_for_backward to an input index, output 0, or itself (an
+        intermediate: kept detached, so no gradient flows through it)."""
+        where = {id(t): i for i, t in enumerate(self._inputs) if isinstance(t, Tensor)}
+        saves, plan = [], []
+        for t in self._to_save:
+            if id(t) in where:
+                plan.append(("input", len(saves)))
+                saves.append(where[id(t)])
+            elif self._out_ids and id(t) == self._out_ids[0]:
+                plan.append(("output", None))
+                self.saves_output = True
+            else:
+                plan.append(("tensor", t.detach() if isinstance(t, Tensor) else t))
+        self.saves, self._plan = tuple(saves), plan
+        del self._inputs, self._to_save
+
+    def backward(self, *gys):
+        gxs = self.fn.backward(self, *gys)
+        return gxs if isinstance(gxs, tuple) else (gxs,)
+
+    def jvp(self, xs, y, txs):
+        jvp = getattr(self.fn, "jvp", None)
+        if jvp is None:
+            raise NotImplementedError(f"{self.fn.__name__} has no forward-mode rule (a static "
+                                      "jvp(ctx, *tangents))")
+        device = device_of(y[0] if isinstance(y, tuple) else y)
+        tangents = [None if t is None else Tensor._make(t, device, False, None, 0) for t in txs]
+        with no_grad():
+            out = jvp(self, *tangents)
+        if isinstance(out, tuple):
+            return tuple(None if o is None else o.array for o in out)
+        return None if out is None else out.array
+
+
+def _wrap(x):
+    """An array input of a ctx-form forward as a Tensor cut off from the graph."""
+    if isinstance(x, (int, float, bool)) or not hasattr(x, "dtype"):
+        return x
+    return Tensor._make(x, device_of(x), False, None, 0)

@@ -1,27 +1,36 @@
-"""Global switches of the tape: gradient recording, forward-mode tangents, anomaly detection.
+"""Switches of the tape: gradient recording, forward-mode tangents, anomaly detection.
 
-They are plain module-level flags read once per op. They are process-wide (not per thread),
-which keeps the per-op check to one attribute load.
+They are per thread, as PyTorch's grad mode is: each thread starts with the defaults (recording
+on, no forward-mode level, anomaly detection as ``GRADCORE_DETECT_ANOMALY`` says), and a
+``no_grad`` block or a ``backward()`` in one thread never changes what another thread records.
+An op reads them with one attribute load of a ``threading.local``.
 """
 from __future__ import annotations
 
 import functools
 import os
+import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
            "is_anomaly_enabled"]
 
 
-class _State:
+class _State(threading.local):
+    """Per-thread switches; the class attributes are every thread's starting values."""
+
     grad_enabled = True
-    forward_ad = 0  # nesting depth of gc.jvp: tangents are propagated while > 0
+    # The id of the gc.jvp level whose tangents ops propagate (0: none). Tangents are stored
+    # with the id of the level that made them, so a tangent left over from another jvp call is
+    # never read as this one's (no perturbation confusion); nested jvp calls run through
+    # reverse mode (see gradcore.autograd.functional.jvp), so one level is native at a time.
+    forward_ad = 0
     # True inside a first-order backward() that accumulates into leaves' .grad: an op may then
     # write a leaf's gradient straight into the buffer the leaf offers (Tensor._grad_buffer).
     into_leaves = False
     anomaly = os.environ.get("GRADCORE_DETECT_ANOMALY", "") not in ("", "0")
 
 
-STATE = _State
+STATE = _State()
 
 
 class _Switch:

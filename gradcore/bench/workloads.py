@@ -307,7 +307,7 @@ def optimizer_step(engine, device, sizes=(784, 1024, 1024, 10)):
         net = gc.nn.MLP(list(sizes), device=device)
         opt = gc.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         for p in net.parameters():
-            p.grad.data[...] = 0.001
+            p.grad.array[...] = 0.001
         return opt.step, info
     if engine == "numpy":
         _numpy_only(device)

@@ -50,7 +50,7 @@ class DataLoader:
                  device=None, resident="auto"):
         if not arrays:
             raise ValueError("DataLoader: expected at least one array")
-        arrays = [a.data if isinstance(a, Tensor) else a for a in arrays]
+        arrays = [a.array if isinstance(a, Tensor) else a for a in arrays]
         arrays = [a if _is_array(a) else numpy.asarray(a) for a in arrays]
         shapes = [tuple(a.shape) for a in arrays]
         if any(len(s) == 0 for s in shapes):

@@ -1,9 +1,9 @@
 """One contiguous buffer for many parameters, so an optimizer step is one kernel launch.
 
 ``FlatParameters`` owns a flat ``data`` array and a flat ``grad`` array of one device and dtype;
-each Parameter's ``.data`` and ``.grad`` become views into them. ``zero_grad`` is one fill; the
+each Parameter's ``.array`` and ``.grad`` become views into them. ``zero_grad`` is one fill; the
 fused optimizer kernels update every parameter in one pass. If user code rebinds a
-parameter's ``.data`` or ``.grad`` to another array, :meth:`sync` copies it back into the views.
+parameter's ``.array`` or ``.grad`` to another array, :meth:`sync` copies it back into the views.
 """
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ class FlatParameters:
             data_view = self.data[offset:offset + n].reshape(p.shape)
             grad_view = self.grad[offset:offset + n].reshape(p.shape)
             if copy:
-                data_view[...] = p.data
+                data_view[...] = p.array
                 if p.grad is not None:
-                    grad_view[...] = p.grad.data
-            p.data = data_view
+                    grad_view[...] = p.grad.array
+            p.array = data_view
             p.grad = Tensor._make(grad_view, self.device, False, None, 0)
             p.device = self.device
             p._pack, p._slot = self, len(views)
@@ -59,43 +59,43 @@ class FlatParameters:
         self._views = views
 
     def intact(self):
-        """True when every parameter's .data and .grad are still this buffer's views."""
-        return all(p.data is d and p.grad is g for p, (d, g) in zip(self.params, self._views))
+        """True when every parameter's .array and .grad are still this buffer's views."""
+        return all(p.array is d and p.grad is g for p, (d, g) in zip(self.params, self._views))
 
     def grad_view(self, slot):
         """The array of parameter ``slot``'s gradient view."""
-        return self._views[slot][1].data
+        return self._views[slot][1].array
 
     def store_grad(self, slot, gx):
         """Make parameter ``slot``'s gradient ``gx``, copied into its view (after set-to-none);
         no copy when an op already wrote it there (see Tensor._grad_buffer)."""
         p, (_, g) = self.params[slot], self._views[slot]
-        if gx is not g.data:
-            g.device.xp.copyto(g.data, gx, casting="same_kind")
+        if gx is not g.array:
+            g.device.xp.copyto(g.array, gx, casting="same_kind")
         g._version += 1
         p.grad = g
 
     def sync(self):
-        """Copy rebound ``.data``/``.grad`` arrays back into the views and rebind them.
+        """Copy rebound ``.array``/``.grad`` arrays back into the views and rebind them.
 
         Shapes are checked first, so a failed sync changes nothing (a wrong-shaped ``.grad``
         would otherwise broadcast silently into the view)."""
         for p, (d, g) in zip(self.params, self._views):
-            if p.data is not d and p.data.shape != d.shape:
+            if p.array is not d and p.array.shape != d.shape:
                 raise RuntimeError(f"FlatParameters: a parameter of shape {d.shape} was "
-                                   f"rebound to shape {p.data.shape}")
+                                   f"rebound to shape {p.array.shape}")
             if p.grad is not g and p.grad is not None and p.grad.shape != d.shape:
                 raise RuntimeError(f"FlatParameters: the .grad of a parameter of shape {d.shape} "
                                    f"was set to a tensor of shape {p.grad.shape}")
         for p, (d, g) in zip(self.params, self._views):
-            if p.data is not d:
-                d[...] = backend.to_device(p.data, self.device)
-                p.data = d
+            if p.array is not d:
+                d[...] = backend.to_device(p.array, self.device)
+                p.array = d
             if p.grad is not g:
                 if p.grad is None:
-                    g.data.fill(0)
+                    g.array.fill(0)
                 else:
-                    g.data[...] = backend.to_device(p.grad.data, self.device)
+                    g.array[...] = backend.to_device(p.grad.array, self.device)
                 p.grad = g
 
     def release(self):

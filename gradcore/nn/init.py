@@ -44,7 +44,7 @@ def _fans(t):
 
 
 def _fill(t, host_values):
-    t.data[...] = backend.to_device(host_values.astype(t.dtype), t.device)
+    t.array[...] = backend.to_device(host_values.astype(t.dtype), t.device)
     t._version += 1
     return t
 
@@ -80,7 +80,7 @@ def constant_(t, value):
     >>> gc.nn.init.constant_(gc.empty(2), 0.5).tolist()
     [0.5, 0.5]
     """
-    t.data.fill(value)
+    t.array.fill(value)
     t._version += 1
     return t
 

@@ -125,17 +125,17 @@ class Module:
             if dt is not None and p.dtype != dt:
                 if p._pack is not None:
                     p._pack.release()  # a new dtype leaves the flat buffer; an optimizer repacks
-                p.data = p.data.astype(dt)
-                p.grad = None if p.grad is None else Tensor._make(p.grad.data.astype(dt), p.device, False, None, 0)
+                p.array = p.array.astype(dt)
+                p.grad = None if p.grad is None else Tensor._make(p.grad.array.astype(dt), p.device, False, None, 0)
             if dev is not None and p.device is not dev:
                 if p._pack is not None:
                     if id(p._pack) not in moved:
                         moved.add(id(p._pack))
                         p._pack.to(dev)
                     continue
-                p.data = backend.to_device(p.data, dev)
+                p.array = backend.to_device(p.array, dev)
                 if p.grad is not None:
-                    p.grad = Tensor._make(backend.to_device(p.grad.data, dev), dev, False, None, 0)
+                    p.grad = Tensor._make(backend.to_device(p.grad.array, dev), dev, False, None, 0)
                 p.device = dev
         return self
 
@@ -166,8 +166,8 @@ class Module:
             for name, p in own.items():
                 if name in state_dict:
                     value = state_dict[name]
-                    value = value.data if isinstance(value, Tensor) else numpy.asarray(value)
-                    p.data[...] = backend.to_device(value, p.device)
+                    value = value.array if isinstance(value, Tensor) else numpy.asarray(value)
+                    p.array[...] = backend.to_device(value, p.device)
                     p._version += 1
         return missing, unexpected
 

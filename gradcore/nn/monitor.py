@@ -54,7 +54,7 @@ class GradNormMonitor:
             if p.grad is None:
                 norms[name] = math.nan
                 continue
-            g = p.grad.data
+            g = p.grad.array
             sq = float((g * g).sum()) if g.size else 0.0
             squares[id(p)] = sq
             norms[name] = math.sqrt(sq)

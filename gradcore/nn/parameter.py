@@ -10,7 +10,7 @@ __all__ = ["Parameter"]
 class Parameter(Tensor):
     """A leaf tensor that requires grad and that :class:`Module` collects in ``parameters()``.
 
-    After an optimizer is built, ``.data`` and ``.grad`` are views into one flat buffer per
+    After an optimizer is built, ``.array`` and ``.grad`` are views into one flat buffer per
     device and dtype (see :mod:`gradcore.nn.flat`); ``_pack`` points at that buffer.
 
     >>> import gradcore as gc
@@ -23,7 +23,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         t = as_tensor(data)
-        super().__init__(t.data, device=t.device)
+        super().__init__(t.array, device=t.device)
         self._pack, self._slot = None, 0
         self.requires_grad_(requires_grad)
 
@@ -38,7 +38,7 @@ class Parameter(Tensor):
         # straight into its view of the flat buffer: one pass, where fill + add would be three.
         pack = self._pack
         if self.grad is None and pack is not None and not create_graph and gx.shape == self.shape:
-            pack.store_grad(self._slot, gx.data)
+            pack.store_grad(self._slot, gx.array)
             return
         super()._accumulate_grad(gx, create_graph)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy
 
 from gradcore import backend
-from gradcore.autograd.function import Function
+from gradcore.autograd.function import Function, tangent_of
 from gradcore.autograd.mode import STATE
 from gradcore.tensor import Tensor
 
@@ -51,13 +51,14 @@ class ToDevice(Function):
         # The output lives on another device than the input, so the generic device bookkeeping
         # of Function.__call__ is bypassed: move, then wrap with the target device.
         self.source = x.device
-        y = backend.to_device(x.data, self.device)
+        y = backend.to_device(x.array, self.device)
         record = x.requires_grad and STATE.grad_enabled
         if record:
             self.edges = ((x.node, x._index) if x.node is not None else x,)
         out = Tensor._make(y, self.device, record, self if record else None, 0)
-        if STATE.forward_ad and x.tangent is not None:
-            out.tangent = backend.to_device(x.tangent, self.device)
+        tx = tangent_of(x, STATE.forward_ad) if STATE.forward_ad else None
+        if tx is not None:
+            out.tangent = (STATE.forward_ad, backend.to_device(tx, self.device))
         return out
 
     def backward(self, gy):

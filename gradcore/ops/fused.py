@@ -74,7 +74,7 @@ def _weight_grad(edge, gz, x):
     if STATE.into_leaves and not STATE.grad_enabled and type(edge) is not tuple:
         buf = edge._grad_buffer()
         if buf is not None and buf.dtype == gz.dtype:
-            array_module(buf).matmul(gz.data.T, x.data, out=buf)
+            array_module(buf).matmul(gz.array.T, x.array, out=buf)
             return Tensor._make(buf, gz.device, False, None, 0)
     return matmul(swapaxes(gz, 0, 1), x)
 
@@ -179,7 +179,7 @@ class CrossEntropyBackward(Function):
 
 
 def _onehot(labels, like):
-    xp = array_module(like.data)
+    xp = array_module(like.array)
     out = xp.zeros(like.shape, like.dtype)
     out[xp.arange(like.shape[0]), labels] = 1
     return out
@@ -199,7 +199,7 @@ def cross_entropy(logits, labels, reduction="mean"):
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    labels = getattr(labels, "data", labels)
+    labels = getattr(labels, "array", labels)
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating, got dtype {logits.dtype} "
                         f"(shape {logits.shape})")

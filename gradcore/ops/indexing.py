@@ -14,8 +14,8 @@ __all__ = ["getitem", "array_key"]
 def array_key(key):
     """``key`` with Tensors replaced by their arrays (what NumPy/CuPy indexing accepts)."""
     if type(key) is tuple:
-        return tuple(getattr(k, "data", k) if hasattr(k, "requires_grad") else k for k in key)
-    return getattr(key, "data", key) if hasattr(key, "requires_grad") else key
+        return tuple(getattr(k, "array", k) if hasattr(k, "requires_grad") else k for k in key)
+    return getattr(key, "array", key) if hasattr(key, "requires_grad") else key
 
 
 def _is_advanced(key):

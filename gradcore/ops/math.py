@@ -117,7 +117,7 @@ class Abs(Function):
 
     def backward(self, gy):
         x, = self.saved_tensors()
-        return gy * _mask(array_module(x.data).sign(x.data), gy.data)  # NOTE: 0 at x == 0
+        return gy * _mask(array_module(x.array).sign(x.array), gy.array)  # NOTE: 0 at x == 0
 
     def jvp(self, xs, y, txs):
         return txs[0] * array_module(y).sign(xs[0])
@@ -205,7 +205,7 @@ class _Extremum(Function):
 
     def backward(self, gy):
         x0, x1 = self.saved_tensors()
-        w0 = self._weights(getattr(x0, "data", x0), getattr(x1, "data", x1), gy.data)
+        w0 = self._weights(getattr(x0, "data", x0), getattr(x1, "data", x1), gy.array)
         g0 = sum_to(gy * w0, self.shapes[0]) if self.edges[0] is not None else None
         g1 = sum_to(gy * (1 - w0), self.shapes[1]) if self.edges[1] is not None else None
         return g0, g1
@@ -260,7 +260,7 @@ class Where(Function):
                              "together") from e
 
     def backward(self, gy):
-        zero = gy.data.dtype.type(0)
+        zero = gy.array.dtype.type(0)
         g0 = sum_to(where(self.cond, gy, zero), self.shapes[0]) if self.edges[0] is not None else None
         g1 = sum_to(where(self.cond, zero, gy), self.shapes[1]) if self.edges[1] is not None else None
         return g0, g1
@@ -279,7 +279,7 @@ def where(cond, x0, x1):
     >>> gc.where(x > 0, x, 0.0).tolist()
     [0.0, 2.0]
     """
-    cond = getattr(cond, "data", cond)
+    cond = getattr(cond, "array", cond)
     if not hasattr(cond, "dtype"):
         cond = array_module(getattr(x0, "data", x0)).asarray(cond)
     if cond.dtype != bool:
@@ -308,7 +308,7 @@ class Clip(Function):
 
     def backward(self, gy):
         x, = self.saved_tensors()
-        return gy * _mask(self._inside(x.data), gy.data)
+        return gy * _mask(self._inside(x.array), gy.array)
 
     def jvp(self, xs, y, txs):
         return txs[0] * self._inside(xs[0])

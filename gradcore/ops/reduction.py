@@ -124,7 +124,7 @@ class _Extreme(Function):
 
     def backward(self, gy):
         x, = self.saved_tensors()
-        share = self._share(x.data, self.saved_output().data)
+        share = self._share(x.array, self.saved_output().array)
         return expand_reduced(gy, self.x_shape, self.axes) * share
 
     def jvp(self, xs, y, txs):

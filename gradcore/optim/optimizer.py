@@ -74,7 +74,7 @@ class Optimizer:
     def step(self):
         """Update every parameter from its ``.grad``: one fused kernel per flat buffer."""
         for pack in self._packs():  # all first: a bad rebinding fails before any update
-            if not pack.intact():  # .data or .grad was rebound by user code
+            if not pack.intact():  # .array or .grad was rebound by user code
                 pack.sync()
         for group in self.param_groups:
             for pack in group["_packs"]:
@@ -163,7 +163,7 @@ class Optimizer:
                     offset = 0
                     for p, e in zip(pack.params, entries):
                         value = e[name]
-                        value = value.data if isinstance(value, Tensor) else numpy.asarray(value)
+                        value = value.array if isinstance(value, Tensor) else numpy.asarray(value)
                         if tuple(value.shape) != p.shape:
                             raise ValueError(f"{type(self).__name__}.load_state_dict: state "
                                              f"{name!r} has shape {tuple(value.shape)} for a "

@@ -110,7 +110,7 @@ def test_detach(device):
     assert not d.requires_grad and d.is_leaf and d.grad_fn is None
     np.testing.assert_array_equal(d.numpy(), h.numpy())
     if device == "cpu":
-        assert np.shares_memory(d.data, h.data)
+        assert np.shares_memory(d.array, h.array)
     (h * d).sum().backward()  # d is a constant: d(h * d)/dx = 3 * d
     np.testing.assert_allclose(x.grad.numpy(), [9.0, 18.0])
 

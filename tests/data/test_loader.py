@@ -128,7 +128,7 @@ def test_batches_are_fresh_arrays():
     x, y = _data()
     for shuffle in (False, True):
         for xb, _ in DataLoader(x, y, batch_size=4, shuffle=shuffle, device="cpu"):
-            xb.data[...] = 0
+            xb.array[...] = 0
     numpy.testing.assert_array_equal(x, _data()[0])
 
 

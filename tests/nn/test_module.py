@@ -60,7 +60,7 @@ def test_flat_buffer_views_survive_load_state_dict_and_steps():
     opt = gc.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     pack = next(iter(net.parameters()))._pack
     assert all(p._pack is pack for p in net.parameters())
-    assert all(p.data.base is pack.data or p.data.base is pack.data.base for p in net.parameters())
+    assert all(p.array.base is pack.data or p.array.base is pack.data.base for p in net.parameters())
     other = gc.nn.MLP([3, 4, 2])
     net.load_state_dict(other.state_dict())
     assert pack.intact()
@@ -122,7 +122,7 @@ def test_flat_buffer_behaves_like_separate_parameters():
 def test_rebound_data_or_grad_is_synced_back():
     net = gc.nn.Linear(2, 2)
     opt = gc.optim.SGD(net.parameters(), lr=1.0)
-    net.weight.data = np.full((2, 2), 3.0, np.float32)  # user code rebinds
+    net.weight.array = np.full((2, 2), 3.0, np.float32)  # user code rebinds
     net.weight.grad = gc.ones(2, 2)
     opt.step()
     assert net.weight._pack.intact()

@@ -34,7 +34,7 @@ def _setup(momentum=0.9, groups=False):
 def _snapshot(model, opt):
     params = {k: p.numpy().copy() for k, p in model.named_parameters()}
     grads = {k: p.grad.numpy().copy() for k, p in model.named_parameters()}
-    views = {k: (p.data, p.grad) for k, p in model.named_parameters()}
+    views = {k: (p.array, p.grad) for k, p in model.named_parameters()}
     state = {k: {n: (v.copy() if hasattr(v, "copy") else v) for n, v in s.items()}
              for k, s in opt.state.items()}
     groups = [{k: v for k, v in g.items() if k not in ("params", "_packs")}
@@ -47,7 +47,7 @@ def _assert_unchanged(model, opt, snap):
     for k, p in model.named_parameters():
         np.testing.assert_array_equal(p.numpy(), params[k], err_msg=k)
         np.testing.assert_array_equal(p.grad.numpy(), grads[k], err_msg=k)
-        assert p.data is views[k][0] and p.grad is views[k][1], f"{k} left its flat buffer"
+        assert p.array is views[k][0] and p.grad is views[k][1], f"{k} left its flat buffer"
     assert opt.state.keys() == state.keys()
     for k, s in opt.state.items():
         assert s.keys() == state[k].keys()
@@ -131,7 +131,7 @@ def test_failed_optimizer_load_state_dict_changes_nothing(which):
 @pytest.mark.parametrize("groups", [False, True], ids=["one-buffer", "two-groups"])
 @pytest.mark.parametrize("what", ["grad", "data"])
 def test_optimizer_step_with_a_wrong_shaped_grad_or_data_changes_nothing(groups, what):
-    """A .grad (or .data) rebound to a wrong shape fails the step before ANY buffer is updated
+    """A .grad (or .array) rebound to a wrong shape fails the step before ANY buffer is updated
     (with two groups the first group's update used to happen before the second one failed)."""
     model, opt, x, y = _setup(groups=groups)
     last = list(model.parameters())[-1]
@@ -141,7 +141,7 @@ def test_optimizer_step_with_a_wrong_shaped_grad_or_data_changes_nothing(groups,
         last.grad = gc.ones(1)  # would broadcast silently into the (3,) gradient view
         pattern = r"the \.grad of a parameter of shape \(3,\) was set to a tensor of shape \(1,\)"
     else:
-        last.data = np.ones((3, 1), np.float32)
+        last.array = np.ones((3, 1), np.float32)
         pattern = r"a parameter of shape \(3,\) was rebound to shape \(3, 1\)"
     with pytest.raises(RuntimeError, match="FlatParameters: " + pattern):
         opt.step()

@@ -42,7 +42,7 @@ def test_saved_intermediate_is_released_by_backward():
 def test_saved_output_array_is_released_by_backward():
     x = gc.randn(1000, requires_grad=True)
     y = gc.exp(x)  # Exp keeps its output's array for backward
-    ref = weakref.ref(y.data)
+    ref = weakref.ref(y.array)
     loss = y.sum()
     del y
     assert ref() is not None
