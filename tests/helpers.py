@@ -127,3 +127,9 @@ def load_script(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_close(actual, expected, rtol=1e-12, atol=1e-12):
+    """``actual`` (a Tensor or array, any device) equals ``expected`` within float64 tolerances."""
+    a = actual.numpy() if isinstance(actual, gc.Tensor) else np.asarray(actual)
+    np.testing.assert_allclose(a, np.asarray(expected, dtype=np.float64), rtol=rtol, atol=atol)

@@ -78,6 +78,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     continue
                 if type(edge) is tuple:
                     parent, index = edge
+                    if parent not in deps:  # functional mode: leads to no requested input
+                        continue
                     slot = pending.get(parent)
                     if slot is None:
                         slot = pending[parent] = [None] * _n_outputs(parent)

@@ -80,6 +80,11 @@ class Function:
         ``txs`` (``None`` where an input's tangent is zero)."""
         raise NotImplementedError(f"{type(self).__name__} has no forward-mode (jvp) rule")
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if _is_ctx_form(cls):  # PyTorch's form: its static forward takes ctx, so only apply works
+            cls.__call__ = _ctx_form_called_directly
+
     @classmethod
     def apply(cls, *inputs):
         """Call the op: ``Cube.apply(x)``. Ops written in PyTorch's form (``@staticmethod
@@ -311,6 +316,12 @@ def _user_frame():
     return "<unknown>"
 
 
+def _ctx_form_called_directly(self, *inputs):
+    name = type(self).__name__
+    raise TypeError(f"{name} is written in PyTorch's form (a static forward taking ctx): call "
+                    f"{name}.apply(...), not {name}()(...)")
+
+
 def _is_ctx_form(cls):
     """True for an op written in PyTorch's form: ``forward`` is a staticmethod taking ctx."""
     for klass in cls.__mro__:
@@ -350,10 +361,13 @@ class CtxFunction(Function):
         self.fn = fn
 
     def __call__(self, *inputs):
-        if self.edges is None:
-            self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad
-                                          for x in inputs)
-        return super().__call__(*inputs)
+        if self.edges is not None:
+            return self._fresh()(*inputs)
+        self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        try:
+            return super().__call__(*inputs)
+        finally:
+            self.__dict__.pop("_jvp_saved", None)  # what jvp may read, for this call only
 
     def forward(self, *xs):
         self._inputs = [_wrap(x) for x in xs]
@@ -368,6 +382,7 @@ class CtxFunction(Function):
                                 f"{type(o).__name__}")
         self.n_outputs = len(outs)
         self._out_ids = [id(o) for o in outs]
+        self._jvp_saved = self._to_save
         self._plan_saves()
         arrays = tuple(o.array for o in outs)
         return arrays if multi else arrays[0]
@@ -379,6 +394,8 @@ class CtxFunction(Function):
     @property
     def saved_tensors(self):
         """What ``save_for_backward`` kept, inputs and output 0 linked to the graph."""
+        if "_jvp_saved" in self.__dict__:  # inside the forward-mode rule: the forward's values
+            return tuple(self._jvp_saved)
         inputs = Function.saved_tensors(self) if self.saves else ()
         out = self.saved_output() if self.saves_output else None
         picked = []

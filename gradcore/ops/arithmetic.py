@@ -6,7 +6,7 @@ import math
 
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module
-from gradcore.ops.math import log
+from gradcore.ops.math import log, where
 from gradcore.ops.shape import sum_to
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow"]
@@ -183,7 +183,12 @@ class PowScalar(Function):
 
 
 class Pow(Function):
-    """``x0 ** x1`` with tensors on both sides (the exponent's gradient needs ``x0 > 0``)."""
+    """``x0 ** x1`` with tensors on both sides.
+
+    NOTE: at ``x0 == 0`` the exponent's gradient ``x0 ** x1 * log(x0)`` is ``0 * -inf``; its limit
+    for ``x1 > 0`` is 0, which is what PyTorch returns, so it is taken as 0 wherever ``x0 == 0``
+    and ``x1 >= 0``. Likewise the base's gradient ``x1 * x0 ** (x1 - 1)`` is 0 where ``x1 == 0``.
+    """
 
     saves = (0, 1)
     saves_output = True
@@ -198,18 +203,27 @@ class Pow(Function):
     def backward(self, gy):
         x0, x1 = self.saved_tensors()
         g0 = g1 = None
-        if self.edges[0] is not None:
-            g0 = sum_to(gy * x1 * x0 ** (x1 - 1), self.shapes[0])
+        if self.edges[0] is not None:  # a safe base where x1 == 0: no 0 * 0 ** -1
+            base = x0 if isinstance(x1, (int, float)) and x1 != 0 else where(x1 == 0, 1.0, x0)
+            g0 = sum_to(gy * x1 * base ** (x1 - 1), self.shapes[0])
         if self.edges[1] is not None:
-            log_x0 = math.log(x0) if isinstance(x0, (int, float)) else log(x0)
+            if isinstance(x0, (int, float)):  # a constant base: log is a constant
+                log_x0 = math.log(x0) if x0 > 0 else (0.0 if x0 == 0 else math.nan)
+            else:  # log(1) = 0 where x0 == 0: the 0 * log(0) limit, with no inf anywhere
+                log_x0 = log(where(x0 == 0, 1.0, x0))
             g1 = sum_to(gy * self.saved_output() * log_x0, self.shapes[1])
         return g0, g1
 
     def jvp(self, xs, y, txs):
         (x0, x1), (t0, t1) = xs, txs
         xp = array_module(y)
-        return tsum(None if t0 is None else t0 * x1 * x0 ** (x1 - 1),
-                    None if t1 is None else t1 * y * xp.log(x0))
+        d0 = d1 = None
+        if t0 is not None:
+            d0 = t0 * x1 * xp.where(xp.asarray(x1) == 0, 1, x0) ** (x1 - 1)
+        if t1 is not None:
+            log_x0 = xp.log(xp.where(xp.asarray(x0) == 0, 1, x0))  # the 0 * log(0) limit: 0
+            d1 = t1 * y * log_x0
+        return tsum(d0, d1)
 
 
 def pow(x0, x1):  # noqa: A001 (NumPy's name)

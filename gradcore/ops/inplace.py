@@ -12,6 +12,8 @@ PyTorch's rules:
 * **Otherwise, while recording** (a non-leaf, or an operand that requires grad): recorded. The
   out-of-place op runs, its result is written into the storage, and the tensor becomes that
   op's output on the tape. The op sees a copy of the old value where it saved it.
+* **With a forward-mode tangent** (inside ``gc.jvp``): as while recording, so the tangent is
+  updated too.
 * **A view of other storage, while recording**: ``RuntimeError`` (views are not rebased onto
   their base's graph, so the base's gradient would miss the change).
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore.autograd.function import Function
+from gradcore.autograd.function import Function, tangent_of
 from gradcore.autograd.mode import STATE, no_grad
 from gradcore.backend import array_module
 from gradcore.creation import as_tensor
@@ -37,7 +39,7 @@ def update(x, name, op, fast, *args):
     ``fast(array, *operand_arrays, out=array)`` is the NumPy/CuPy call for the unrecorded path
     (None: compute ``op`` and copy).
     """
-    if STATE.grad_enabled and (x.requires_grad or _any_requires_grad(args)):
+    if _tracked(x, args):
         return _record(x, name, op, args)
     arrays = [_operand(x, name, a) for a in args]
     try:
@@ -53,8 +55,17 @@ def update(x, name, op, fast, *args):
     return x
 
 
+def _tracked(x, args):
+    """True when the update must go through the op: it is recorded on the tape, or it carries
+    a forward-mode tangent of the current ``gc.jvp`` level."""
+    if STATE.grad_enabled and (x.requires_grad or _any_requires_grad(args)):
+        return True
+    level = STATE.forward_ad
+    return bool(level) and any(tangent_of(a, level) is not None for a in (x, *args))
+
+
 def _record(x, name, op, args):
-    if x.node is None and x.requires_grad:
+    if x.node is None and x.requires_grad and STATE.grad_enabled:
         raise RuntimeError(
             f"{name}: in-place change of a leaf tensor that requires grad (shape {x.shape}) "
             "while gradients are recorded; update it under gc.no_grad() (as an optimizer step "
@@ -209,7 +220,7 @@ def setitem(x, key, value):
     """``x[key] = value`` in place, by the rules of this module."""
     from gradcore.ops.indexing import array_key
     key = array_key(key)
-    if STATE.grad_enabled and (x.requires_grad or _any_requires_grad((value,))):
+    if _tracked(x, (value,)):
         return _record(x, "__setitem__", lambda a, v: SetItem(key)(a, v), (value,))
     v = _operand(x, "__setitem__", value)
     try:

@@ -205,7 +205,7 @@ class _Extremum(Function):
 
     def backward(self, gy):
         x0, x1 = self.saved_tensors()
-        w0 = self._weights(getattr(x0, "data", x0), getattr(x1, "data", x1), gy.array)
+        w0 = self._weights(getattr(x0, "array", x0), getattr(x1, "array", x1), gy.array)
         g0 = sum_to(gy * w0, self.shapes[0]) if self.edges[0] is not None else None
         g1 = sum_to(gy * (1 - w0), self.shapes[1]) if self.edges[1] is not None else None
         return g0, g1
@@ -281,7 +281,7 @@ def where(cond, x0, x1):
     """
     cond = getattr(cond, "array", cond)
     if not hasattr(cond, "dtype"):
-        cond = array_module(getattr(x0, "data", x0)).asarray(cond)
+        cond = array_module(getattr(x0, "array", x0)).asarray(cond)
     if cond.dtype != bool:
         cond = cond.astype(bool)
     return Where(cond)(x0, x1)

@@ -172,3 +172,130 @@ def test_third_derivative_of_a_polynomial(device):
     np.testing.assert_allclose(d3(x).numpy(), 24 * v + 12)
     np.testing.assert_allclose(d4(x).numpy(), [24.0, 24.0, 24.0])
     assert gc.grad(gc.grad(gc.grad(lambda z: z ** 3)))(gc.tensor(5.0, device=device)).item() == 6
+
+
+# ---- nested forward mode (issue 12.4-12.6): no perturbation confusion ---------------------
+def _f64(values):
+    return gc.tensor(np.asarray(values, dtype=np.float64))
+
+
+def test_forward_over_forward_second_derivative():
+    """jvp of jvp: d/dx [sin'(x) v] in direction (1, 0) is -sin(x) v (gave 0)."""
+    x, v = _f64([0.3, 1.1, -2.0]), _f64([1.0, 2.0, -0.5])
+    H = lambda x, v: gc.jvp(gc.sin, (x,), (v,))[1]  # noqa: E731
+    _, t = gc.jvp(H, (x, v), (gc.ones_like(x), gc.zeros_like(v)))
+    np.testing.assert_allclose(t.numpy(), -np.sin(x.numpy()) * v.numpy(), rtol=1e-12)
+    _, t = gc.jvp(H, (x, v), (gc.zeros_like(x), gc.ones_like(v)))  # H is linear in v
+    np.testing.assert_allclose(t.numpy(), np.cos(x.numpy()), rtol=1e-12)
+
+
+def test_reverse_over_forward():
+    """vjp of a jvp (gave zeros)."""
+    x, v = _f64([0.3, 1.1]), _f64([1.0, 2.0])
+    H = lambda x, v: gc.jvp(gc.sin, (x,), (v,))[1]  # noqa: E731
+    _, back = gc.vjp(H, x, v)
+    gx, gv = back(gc.ones_like(x))
+    np.testing.assert_allclose(gx.numpy(), -np.sin(x.numpy()) * v.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gv.numpy(), np.cos(x.numpy()), rtol=1e-12)
+    g = gc.grad(lambda x: H(x, v).sum())(x)
+    np.testing.assert_allclose(g.numpy(), -np.sin(x.numpy()) * v.numpy(), rtol=1e-12)
+
+
+def test_perturbation_confusion_classic():
+    """Siskind & Pearlmutter's example: d/dx [x * d/dy (x + y)] = 1, not 2."""
+    x0, y0 = _f64(2.0), _f64(5.0)
+    inner = lambda x: gc.jvp(lambda y: x + y, (y0,), (gc.ones_like(y0),))[1]  # noqa: E731
+    _, t = gc.jvp(lambda x: x * inner(x), (x0,), (gc.ones_like(x0),))
+    assert t.item() == 1.0
+
+
+def test_third_order_nested_forward_and_reverse_against_finite_differences():
+    f = lambda x: gc.sin(x) * gc.exp(0.3 * x)  # noqa: E731
+    x0 = _f64([0.4, -1.3])
+    ones = gc.ones_like(x0)
+    d1 = lambda x: gc.jvp(f, (x,), (gc.ones_like(x),))[1]  # noqa: E731
+    d2 = lambda x: gc.jvp(d1, (x,), (gc.ones_like(x),))[1]  # noqa: E731
+    _, d3_fff = gc.jvp(d2, (x0,), (ones,))                      # forward^3
+    d3_rff = gc.grad(lambda x: d2(x).sum())(x0)                  # reverse over forward^2
+    d3_frf = gc.jvp(lambda x: gc.grad(lambda s: d1(s).sum())(x), (x0,), (ones,))[1]
+    h = 1e-4
+    xs = x0.numpy()
+    d2n = lambda a: (d2(_f64(a)).numpy())  # noqa: E731
+    fd = (d2n(xs + h) - d2n(xs - h)) / (2 * h)
+    for got in (d3_fff, d3_rff, d3_frf):
+        np.testing.assert_allclose(got.numpy(), fd, rtol=1e-6, atol=1e-8)
+    a, b = xs, 0.3   # closed form of f''' for sin(x) e^(bx)
+    exact = np.exp(b * a) * ((b ** 3 - 3 * b) * np.sin(a) + (3 * b ** 2 - 1) * np.cos(a))
+    np.testing.assert_allclose(d3_fff.numpy(), exact, rtol=1e-12)
+
+
+def test_a_tensor_returned_twice_keeps_its_tangent():
+    """Issue 12.5: jvp(lambda x: (x, x)) returned (v, 0)."""
+    x, v = _f64([1.0, 2.0]), _f64([3.0, 4.0])
+    _, (t0, t1) = gc.jvp(lambda x: (x, x), (x,), (v,))
+    np.testing.assert_allclose(t0.numpy(), v.numpy())
+    np.testing.assert_allclose(t1.numpy(), v.numpy())
+    # forward over reverse, where add's backward hands one tensor to both inputs
+    _, (g0, g1) = gc.jvp(lambda x: gc.grad(lambda a, b: (a * b).sum() + (a + b).sum(),
+                                           argnums=(0, 1))(x, x), (x,), (v,))
+    np.testing.assert_allclose(g0.numpy(), v.numpy())
+    np.testing.assert_allclose(g1.numpy(), v.numpy())
+
+
+def test_values_keep_their_tangent_under_an_outer_jvp():
+    """Issue 12.6: value_and_grad's value and hvp's value lost their tangent (detach)."""
+    x, v = _f64([0.5, 1.5]), _f64([1.0, -1.0])
+    f = lambda z: (z ** 3).sum()  # noqa: E731
+    _, t = gc.jvp(lambda z: gc.value_and_grad(f)(z)[0], (x,), (v,))
+    np.testing.assert_allclose(t.item(), (3 * x.numpy() ** 2 * v.numpy()).sum())
+    _, t = gc.jvp(lambda z: gc.hvp(f, (z,), (gc.ones_like(z),))[0], (x,), (v,))
+    np.testing.assert_allclose(t.item(), (3 * x.numpy() ** 2 * v.numpy()).sum())
+
+
+def test_a_stale_tangent_from_another_jvp_is_not_read():
+    x, v = _f64([1.0, 2.0]), _f64([1.0, 1.0])
+    kept = []
+    gc.jvp(lambda x: kept.append(x * 3) or x, (x,), (v,))
+    c = kept[0]                               # carries a tangent of the first call's level
+    _, t = gc.jvp(lambda y: y * c, (x,), (v,))
+    np.testing.assert_allclose(t.numpy(), c.numpy())   # not c + x * 3v
+
+
+def test_jvp_through_closed_over_parameters_is_differentiable():
+    """A jvp whose function uses tensors that require grad returns a tangent that backward can
+    differentiate (Jacobian regularization), checked against finite differences."""
+    w = gc.tensor(np.array([0.7, -0.2]), requires_grad=True)
+    x, v = _f64([0.3, 0.9]), _f64([1.0, 0.5])
+
+    def penalty(w):
+        _, t = gc.jvp(lambda x: gc.tanh(w * x), (x,), (v,))
+        return (t * t).sum()
+    penalty(w).backward()
+    h, w0 = 1e-6, w.numpy().copy()
+    fd = []
+    for i in range(2):
+        e = np.zeros(2)
+        e[i] = h
+        fd.append((penalty(_f64(w0 + e)).item() - penalty(_f64(w0 - e)).item()) / (2 * h))
+    np.testing.assert_allclose(w.grad.numpy(), fd, rtol=1e-6)
+
+
+def test_pow_with_a_zero_base():
+    """Issue 12.7: d/dy 0 ** y crashed (math domain error) and its tangent was nan; it is 0."""
+    y = _f64([0.5, 2.0])
+    np.testing.assert_array_equal(gc.grad(lambda y: gc.pow(0.0, y).sum())(y).numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(gc.jvp(lambda y: gc.pow(0.0, y), (y,), (gc.ones_like(y),))[1]
+                                  .numpy(), [0.0, 0.0])
+    zero = _f64([0.0, 0.0])
+    np.testing.assert_array_equal(gc.grad(lambda y: gc.pow(zero, y).sum())(y).numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(gc.grad(lambda x: gc.pow(x, _f64([0.0, 2.0])).sum())(zero)
+                                  .numpy(), [0.0, 0.0])
+
+
+def test_grad_of_a_function_closing_over_a_tensor_that_requires_grad():
+    """grad w.r.t. x of x * (w * 2), w requiring grad, crashed with a KeyError in the engine
+    (a node whose input leads to no requested tensor)."""
+    w = gc.tensor([1.0, 2.0], requires_grad=True)
+    x = _f64([3.0, 4.0])
+    np.testing.assert_allclose(gc.grad(lambda x: (x * (w * 2)).sum())(x).numpy(), [2.0, 4.0])
+    assert w.grad is None
