@@ -206,3 +206,24 @@ def test_to_cuda_without_gpu_says_why():
         with pytest.raises(RuntimeError, match="no GPU is usable") as info:
             call()
         assert gc.cuda.unavailable_reason() in str(info.value)
+
+
+def test_complex_tensors_cannot_require_grad():
+    """Issue 12.11: (z*z).abs().sum() at 1+2j gave -1.2-2.4j instead of 2+4j; complex
+    differentiation is refused with a clear error rather than answered wrongly."""
+    with pytest.raises(TypeError, match="complex"):
+        gc.tensor([1 + 2j], requires_grad=True)
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    y = x * gc.tensor([1j, 2j])      # a complex constant: the result is not differentiated
+    assert not y.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.abs().sum().backward()
+
+
+@pytest.mark.parametrize("data", [np.array([1, "a"], dtype=object), np.array([None, 1.0]),
+                                  np.array(["x"]), [object()]])
+def test_object_and_string_data_are_refused(data):
+    with pytest.raises(TypeError, match="expected numbers"):
+        gc.tensor(data)
+    with pytest.raises(TypeError, match="expected numbers"):
+        gc.as_tensor(data)
