@@ -1,8 +1,10 @@
 """Elementwise math: exp, log, log1p, sqrt, abs, sin, cos, maximum, minimum, where, clip."""
 from __future__ import annotations
 
+import numpy
+
 from gradcore.autograd.function import Function, tsum
-from gradcore.backend import array_module
+from gradcore.backend import array_module, to_device
 from gradcore.ops.shape import sum_to
 
 __all__ = ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "maximum", "minimum", "where", "clip"]
@@ -280,8 +282,11 @@ def where(cond, x0, x1):
     [0.0, 2.0]
     """
     cond = getattr(cond, "array", cond)
-    if not hasattr(cond, "dtype"):
-        cond = array_module(getattr(x0, "array", x0)).asarray(cond)
+    like = next((t for t in (x0, x1) if hasattr(t, "device") and hasattr(t, "array")), None)
+    if like is not None:  # a NumPy array or a list as the condition of device tensors
+        cond = to_device(numpy.asarray(cond) if not hasattr(cond, "dtype") else cond, like.device)
+    elif not hasattr(cond, "dtype"):
+        cond = numpy.asarray(cond)
     if cond.dtype != bool:
         cond = cond.astype(bool)
     return Where(cond)(x0, x1)
