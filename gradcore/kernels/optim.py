@@ -109,11 +109,14 @@ TWINS = {_SGD_UPDATE: _sgd_update, _MOMENTUM_SGD_UPDATE: _momentum_sgd_update,
          _NESTEROV_UPDATE: _nesterov_update, _ADAM_UPDATE: _adam_update,
          _ADAMW_UPDATE: _adamw_update}
 
-# NOTE: the twins run over BLOCK elements at a time, so each temporary of their expressions (and
-# float16's float32 working copy) is 256 KiB, not the size of the model. Measured with
-# benchmarks/optimizer_memory.py (784-4096-4096-4096-10 MLP, batch 256, momentum SGD): peak RSS
-# net of import 635 MB whole-buffer -> see benchmarks/README.md; `gradcore bench --quick`'s
-# sgd_momentum_step row shows the step no slower than the whole-buffer version.
+# NOTE: the twins run over BLOCK elements at a time (512 KiB per float32 array: cache-sized, the
+# 2-core EPYC measured has 1 MiB of L2 per core), so no temporary is as large as the model, and
+# float16 is widened one block at a time. benchmarks/optimizer_memory.py (784-4096-4096-4096-10 MLP, batch 256, momentum
+# SGD; floor 469 MB): peak RSS net of import 635 MB with whole-buffer twins, 488 MB blocked
+# (PyTorch 2.13: 598 MB). Step time of the 1.9 M-parameter momentum update (`gradcore bench
+# --quick`, row sgd_momentum_step): no slower than whole-buffer; blocks of 2**14 were ~1.5x
+# slower (Python overhead per block), 2**17 to 2**18 the fastest. Measured on a loaded 2-core
+# machine: the timings are rough, the memory figures are not.
 BLOCK = 1 << 17
 
 
@@ -128,6 +131,9 @@ def _update(spec, grad, outputs, **scalars):
         cupy_kernel(spec)(grad, *(scalars[name] for name in _scalars(spec)), *outputs)
         return
     twin, acc = TWINS[spec], acc_dtype(grad.dtype)
+    if grad.size <= BLOCK and grad.dtype == acc:  # one block: no slicing (a small model's step)
+        twin(grad, *outputs, **scalars)
+        return
     for start in range(0, grad.size, BLOCK):
         block = slice(start, start + BLOCK)
         outs = [o[block] for o in outputs]

@@ -54,7 +54,8 @@ class Optimizer:
             self.param_groups.append(group)
         for group in self.param_groups:
             group["_packs"] = pack_parameters(group["params"])
-        self.state = {}  # id(pack) -> {"step": int, name: flat array}
+        self.state = {}  # id(pack) -> {"step": [int per parameter], name: flat array}
+        self._checked = [None] * len(self.param_groups)  # hyperparameters last validated
         self.step_count = 0
 
     # ---- to be defined by subclasses ---------------------------------------------------------
@@ -84,8 +85,12 @@ class Optimizer:
     def step(self):
         """Update every parameter that has a ``.grad`` (one fused kernel per flat buffer when
         all have one); a parameter whose ``.grad`` is None and its state are left alone."""
-        for group in self.param_groups:  # all first: a bad value fails before any update
-            self._validate(group)  # (a schedule or user code may have set it since)
+        for k, group in enumerate(self.param_groups):  # all first: a bad value fails before
+            hyper = [group[name] for name in self.defaults]  # any update (a schedule or user
+            checked = self._checked[k]                       # code may have set one since)
+            if checked is None or any(a is not b for a, b in zip(hyper, checked)):
+                self._validate(group)
+                self._checked[k] = hyper
         for pack in self._packs():
             if not pack.intact():  # .data or .grad was rebound by user code
                 pack.sync()
@@ -95,14 +100,18 @@ class Optimizer:
                 if not any(active):
                     continue
                 state = self._state_for(pack)
-                steps = state["step"]
-                for k in range(len(steps)):
-                    steps[k] += active[k]
-                keys = [self._run_key(group, s) if a else None for a, s in zip(active, steps)]
-                for start, stop, first in pack.runs(keys):
-                    self._update(pack, group, state, slice(start, stop), steps[first])
+                steps = state["step"] = [s + a for s, a in zip(state["step"], active)]
+                for run, step in self._runs(pack, group, active, steps):
+                    self._update(pack, group, state, run, step)
                 pack.bump_versions(active)
         self.step_count += 1
+
+    def _runs(self, pack, group, active, steps):
+        """(slice of the flat buffers, step number) for each launch of this step."""
+        if all(active) and steps.count(steps[0]) == len(steps):  # the common case: one launch
+            return [(slice(None), steps[0])]
+        keys = [self._run_key(group, s) if a else None for a, s in zip(active, steps)]
+        return [(slice(start, stop), steps[first]) for start, stop, first in pack.runs(keys)]
 
     def _packs(self):
         return [pack for group in self.param_groups for pack in group["_packs"]]
