@@ -221,3 +221,33 @@ def test_one_launch_per_buffer_when_every_parameter_has_a_gradient(monkeypatch):
     net[2].weight.grad = None  # the middle layer's weight: runs before and after it
     opt.step()
     assert calls == [12 + 4, 4 + 8 + 2]
+
+
+def test_state_dict_with_skipped_parameters_round_trips():
+    """Per-parameter step counts survive a save/load: a parameter that never had a gradient
+    has no entry (as in PyTorch) and loads as step 0 with zero moments."""
+    def make():
+        a, b, c = _param([1.0, 2.0]), _param([3.0]), _param([-1.0, 0.5])
+        return [a, b, c], gc.optim.Adam([a, b, c], lr=0.1)
+
+    def train(params, opt, which):
+        for used in which:
+            opt.zero_grad()
+            sum((p * p).sum() for p, u in zip(params, used) if u).backward()
+            opt.step()
+
+    plan = [(True, False, True), (True, False, False), (True, True, True), (False, True, True)]
+    ref_params, ref_opt = make()
+    train(ref_params, ref_opt, plan)
+    params, opt = make()
+    train(params, opt, plan[:2])
+    saved = opt.state_dict()
+    assert sorted(saved["state"]) == [0, 2] and saved["state"][2]["step"] == 1
+    params2, opt2 = make()
+    for p, q in zip(params2, params):
+        p.data[...] = q.data
+    opt2.load_state_dict(saved)
+    train(params2, opt2, plan[2:])
+    for p, q in zip(params2, ref_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert [s["step"] for s in opt2.state_dict()["state"].values()] == [3, 2, 3]
