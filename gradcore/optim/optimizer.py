@@ -188,7 +188,8 @@ class Optimizer:
                     raise KeyError(f"{where}: incomplete state for parameter(s) {partial}; each "
                                    f"needs the keys {list(need)}")
                 # a parameter without an entry has not been updated yet: step 0, zero state
-                state = {"step": [0 if e is None else int(e["step"]) for e in entries]}
+                state = {"step": [0 if e is None else _saved_step(where, i, e["step"])
+                                  for i, e in zip(indices, entries)]}
                 for name in self.state_names:
                     flat = pack.device.xp.zeros(pack.size, pack.dtype)
                     offset = 0
@@ -214,6 +215,18 @@ class Optimizer:
     def __repr__(self):
         hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({hyper})"
+
+
+def _saved_step(where, index, step):
+    """A step count from a state dict: an integer >= 0 (3.0 is accepted as 3)."""
+    try:
+        ok = int(step) == step and step >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{where}: the state of parameter {index} has step={step!r}; a step "
+                         "count must be an integer >= 0")
+    return int(step)
 
 
 class SGD(Optimizer):

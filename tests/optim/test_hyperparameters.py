@@ -84,3 +84,12 @@ def test_a_bad_value_in_a_loaded_state_dict_is_named():
     with pytest.raises(TypeError, match=r"SGD: momentum must be a real number, got momentum='0.9'"):
         opt.load_state_dict(state)
     assert opt.param_groups[0]["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("step", ["3", -1, 2.5, None])
+def test_a_bad_step_count_in_a_loaded_state_dict_is_named(step):
+    opt = _sgd(momentum=0.9)
+    state = opt.state_dict()
+    state["state"] = {0: {"step": step, "momentum_buffer": np.zeros((2, 3), np.float32)}}
+    with pytest.raises(ValueError, match=rf"SGD.load_state_dict: the state of parameter 0 has step={step!r}"):
+        opt.load_state_dict(state)
