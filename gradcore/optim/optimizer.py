@@ -85,9 +85,11 @@ class Optimizer:
     def step(self):
         """Update every parameter that has a ``.grad`` (one fused kernel per flat buffer when
         all have one); a parameter whose ``.grad`` is None and its state are left alone."""
-        for k, group in enumerate(self.param_groups):  # all first: a bad value fails before
-            hyper = [group[name] for name in self.defaults]  # any update (a schedule or user
-            checked = self._checked[k]                       # code may have set one since)
+        # Hyperparameters first, so a bad value fails before any update. A schedule or user code
+        # may have set one since the last step: check again the groups where a value changed.
+        for k, group in enumerate(self.param_groups):
+            hyper = [group.get(name) for name in self.defaults]
+            checked = self._checked[k]
             if checked is None or any(a is not b for a, b in zip(hyper, checked)):
                 self._validate(group)
                 self._checked[k] = hyper
