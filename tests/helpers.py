@@ -90,9 +90,13 @@ def check_unary(fn, ref, x):
 
 
 def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-    """PyTorch's SGD written out in float64: yields the parameters after each step."""
+    """PyTorch's SGD written out in float64: yields the parameters after each step. A gradient
+    of None skips the step, as PyTorch skips a parameter whose .grad is None."""
     p, buf = np.array(p, np.float64), None
     for g in grads:
+        if g is None:
+            yield p
+            continue
         g = np.asarray(g, np.float64) + weight_decay * p
         if momentum:
             buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
@@ -103,10 +107,14 @@ def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, n
 
 def adam_reference(p, grads, lr, beta1, beta2, eps, weight_decay, decoupled):
     """Adam (L2 in the gradient) or AdamW (decoupled decay) in float64: yields the parameters
-    after each step."""
+    after each step. A gradient of None skips the step: the step count t is per parameter."""
     p = np.array(p, np.float64)
-    m, v = np.zeros_like(p), np.zeros_like(p)
-    for t, g in enumerate(grads, start=1):
+    m, v, t = np.zeros_like(p), np.zeros_like(p), 0
+    for g in grads:
+        if g is None:
+            yield p
+            continue
+        t += 1
         g = np.array(g, np.float64)
         if decoupled:
             p = p * (1 - lr * weight_decay)

@@ -306,6 +306,7 @@ def optimizer_step(engine, device, sizes=(784, 1024, 1024, 10)):
     if engine == "gradcore":
         net = gc.nn.MLP(list(sizes), device=device)
         opt = gc.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        opt.zero_grad(set_to_none=False)  # zeros, not None: a None .grad is skipped by step()
         for p in net.parameters():
             p.grad.array[...] = 0.001
         return opt.step, info

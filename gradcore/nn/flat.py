@@ -4,6 +4,8 @@
 each Parameter's ``.array`` and ``.grad`` become views into them. ``zero_grad`` is one fill; the
 fused optimizer kernels update every parameter in one pass. If user code rebinds a
 parameter's ``.array`` or ``.grad`` to another array, :meth:`sync` copies it back into the views.
+A ``.grad`` that is None stays None (its view holds no gradient): optimizers skip that
+parameter, as PyTorch's do, and :meth:`runs` gives them the stretches of the buffer to update.
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ class FlatParameters:
                 raise ValueError(f"FlatParameters: parameters must share one device and dtype, got "
                                  f"{p.device}/{p.dtype} and {self.device}/{self.dtype}")
         self.params = params
-        self.size = sum(p.size for p in params)
+        self.sizes = [p.size for p in params]
+        self.size = sum(self.sizes)
         xp = self.device.xp
         self.data = xp.empty(self.size, self.dtype)
         self.grad = xp.zeros(self.size, self.dtype)
@@ -50,17 +53,44 @@ class FlatParameters:
                 data_view[...] = p.array
                 if p.grad is not None:
                     grad_view[...] = p.grad.array
+            grad = Tensor._make(grad_view, self.device, False, None, 0)
             p.array = data_view
-            p.grad = Tensor._make(grad_view, self.device, False, None, 0)
+            p.grad = None if p.grad is None else grad  # None stays None: no gradient yet
             p.device = self.device
             p._pack, p._slot = self, len(views)
-            views.append((data_view, p.grad))
+            views.append((data_view, grad))
             offset += n
         self._views = views
 
     def intact(self):
-        """True when every parameter's .array and .grad are still this buffer's views."""
-        return all(p.array is d and p.grad is g for p, (d, g) in zip(self.params, self._views))
+        """True when every parameter's .array and .grad (unless None) are this buffer's views."""
+        return all(p.array is d and (p.grad is g or p.grad is None)
+                   for p, (d, g) in zip(self.params, self._views))
+
+    def has_grad(self):
+        """For each parameter: does it have a gradient (``.grad`` not None)?"""
+        return [p.grad is not None for p in self.params]
+
+    def runs(self, keys):
+        """The stretches ``(start, stop, first)`` of the flat buffers to update in one launch
+        each: maximal runs of consecutive parameters with one key that is not None (``first``
+        is the index of the run's first parameter). Parameters keyed None are skipped.
+
+        >>> import gradcore as gc
+        >>> flat = gc.nn.FlatParameters(gc.nn.Linear(3, 2).parameters())  # sizes 6 and 2
+        >>> list(flat.runs([1, 1])), list(flat.runs([None, 1])), list(flat.runs([1, 2]))
+        ([(0, 8, 0)], [(6, 8, 1)], [(0, 6, 0), (6, 8, 1)])
+        """
+        start = offset = first = 0
+        current = None
+        for k, (n, key) in enumerate(zip(self.sizes, keys)):
+            if key != current:
+                if current is not None:
+                    yield start, offset, first
+                start, first, current = offset, k, key
+            offset += n
+        if current is not None:
+            yield start, offset, first
 
     def grad_view(self, slot):
         """The array of parameter ``slot``'s gradient view."""
@@ -76,7 +106,8 @@ class FlatParameters:
         p.grad = g
 
     def sync(self):
-        """Copy rebound ``.array``/``.grad`` arrays back into the views and rebind them.
+        """Copy rebound ``.array``/``.grad`` arrays back into the views and rebind them (a
+        ``.grad`` set to None stays None).
 
         Shapes are checked first, so a failed sync changes nothing (a wrong-shaped ``.grad``
         would otherwise broadcast silently into the view)."""
@@ -91,11 +122,8 @@ class FlatParameters:
             if p.array is not d:
                 d[...] = backend.to_device(p.array, self.device)
                 p.array = d
-            if p.grad is not g:
-                if p.grad is None:
-                    g.array.fill(0)
-                else:
-                    g.array[...] = backend.to_device(p.grad.array, self.device)
+            if p.grad is not g and p.grad is not None:
+                g.array[...] = backend.to_device(p.grad.array, self.device)
                 p.grad = g
 
     def release(self):
@@ -116,10 +144,11 @@ class FlatParameters:
             g._version += 1
             p.grad = g
 
-    def bump_versions(self):
-        """Mark every parameter as modified in place (after an optimizer step)."""
-        for p in self.params:
-            p._version += 1
+    def bump_versions(self, which=None):
+        """Mark the parameters (those flagged in ``which``, or all) as modified in place."""
+        for p, changed in zip(self.params, which or [True] * len(self.params)):
+            if changed:
+                p._version += 1
 
     def to(self, device):
         """Move both buffers to ``device`` (one copy each) and rebind every view."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 
+from gradcore.optim.hyperparameters import positive_int, real
+from gradcore.optim.optimizer import Optimizer
+
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearWarmup"]
 
 
@@ -25,6 +28,9 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: optimizer must be a gradcore.optim "
+                            f"Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         self.base_lrs = [g["lr"] for g in optimizer.param_groups]
         self.last_step = 0
@@ -69,9 +75,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1):
-        if step_size <= 0:
-            raise ValueError(f"StepLR: step_size must be positive, got {step_size}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = positive_int("StepLR", "step_size", step_size)
+        self.gamma = real("StepLR", "gamma", gamma, low=0.0)
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, t):
@@ -90,9 +95,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803 (PyTorch's name)
-        if T_max <= 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max = positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = real("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, t):
@@ -113,9 +117,12 @@ class LinearWarmup(LRScheduler):
     """
 
     def __init__(self, optimizer, warmup_steps, start_factor=0.0, after=None):
-        if warmup_steps <= 0:
-            raise ValueError(f"LinearWarmup: warmup_steps must be positive, got {warmup_steps}")
-        self.warmup_steps, self.start_factor, self.after = warmup_steps, start_factor, after
+        self.warmup_steps = positive_int("LinearWarmup", "warmup_steps", warmup_steps)
+        self.start_factor = real("LinearWarmup", "start_factor", start_factor, low=0.0, high=1.0)
+        if after is not None and not isinstance(after, LRScheduler):
+            raise TypeError(f"LinearWarmup: after must be a scheduler (an LRScheduler) or None, "
+                            f"got after={after!r}")
+        self.after = after
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, t):

@@ -3,6 +3,12 @@
 At construction the parameters of each group are packed into one flat buffer per device and
 dtype (:mod:`gradcore.nn.flat`); ``step`` is then ONE fused kernel per buffer (on a GPU one
 launch for the whole model) and ``zero_grad`` one fill.
+
+As in PyTorch, a parameter whose ``.grad`` is None (a frozen layer, a branch the loss did not
+use) is left alone by ``step``: no update, no weight decay, no momentum or moment change, and its
+step count (Adam's bias correction, SGD's first step) does not advance. State is therefore per
+parameter, and ``step`` launches one kernel per run of consecutive parameters that have a
+gradient and share a step count: one per buffer in the common case, when all do.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import numpy
 from gradcore import backend
 from gradcore.kernels import optim as K
 from gradcore.nn.flat import pack_parameters
+from gradcore.optim.hyperparameters import real
 from gradcore.tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
@@ -47,19 +54,23 @@ class Optimizer:
             self.param_groups.append(group)
         for group in self.param_groups:
             group["_packs"] = pack_parameters(group["params"])
-        self.state = {}  # id(pack) -> {"step": int, name: flat array}
+        self.state = {}  # id(pack) -> {"step": [int per parameter], name: flat array}
+        self._checked = [None] * len(self.param_groups)  # hyperparameters last validated
         self.step_count = 0
 
     # ---- to be defined by subclasses ---------------------------------------------------------
     def _validate(self, hyper):
-        lr = hyper.get("lr")
-        if lr is None or not lr >= 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r} (must be >= 0)")
-        wd = hyper.get("weight_decay", 0.0)
-        if not wd >= 0:
-            raise ValueError(f"{type(self).__name__}: invalid weight_decay={wd!r} (must be >= 0)")
+        """Check a group's hyperparameters (at construction, load_state_dict and every step)."""
+        real(type(self).__name__, "lr", hyper.get("lr"), low=0.0)
+        real(type(self).__name__, "weight_decay", hyper.get("weight_decay", 0.0), low=0.0)
 
-    def _update(self, pack, group, state):
+    def _run_key(self, group, step):
+        """Parameters updated by one launch must agree on this (by default their step count)."""
+        return step
+
+    def _update(self, pack, group, state, run, step):
+        """Update ``pack``'s flat buffers on the slice ``run``, whose parameters take step
+        number ``step``, with one fused kernel."""
         raise NotImplementedError(f"{type(self).__name__} must define _update (one fused update of a flat buffer)")
 
     # ---- the public interface ----------------------------------------------------------------
@@ -72,17 +83,37 @@ class Optimizer:
             pack.zero_grad(set_to_none)
 
     def step(self):
-        """Update every parameter from its ``.grad``: one fused kernel per flat buffer."""
-        for pack in self._packs():  # all first: a bad rebinding fails before any update
+        """Update every parameter that has a ``.grad`` (one fused kernel per flat buffer when
+        all have one); a parameter whose ``.grad`` is None and its state are left alone."""
+        # Hyperparameters first, so a bad value fails before any update. A schedule or user code
+        # may have set one since the last step: check again the groups where a value changed.
+        for k, group in enumerate(self.param_groups):
+            hyper = [group.get(name) for name in self.defaults]
+            checked = self._checked[k]
+            if checked is None or any(a is not b for a, b in zip(hyper, checked)):
+                self._validate(group)
+                self._checked[k] = hyper
+        for pack in self._packs():
             if not pack.intact():  # .array or .grad was rebound by user code
                 pack.sync()
         for group in self.param_groups:
             for pack in group["_packs"]:
+                active = pack.has_grad()
+                if not any(active):
+                    continue
                 state = self._state_for(pack)
-                state["step"] += 1
-                self._update(pack, group, state)
-                pack.bump_versions()
+                steps = state["step"] = [s + a for s, a in zip(state["step"], active)]
+                for run, step in self._runs(pack, group, active, steps):
+                    self._update(pack, group, state, run, step)
+                pack.bump_versions(active)
         self.step_count += 1
+
+    def _runs(self, pack, group, active, steps):
+        """(slice of the flat buffers, step number) for each launch of this step."""
+        if all(active) and steps.count(steps[0]) == len(steps):  # the common case: one launch
+            return [(slice(None), steps[0])]
+        keys = [self._run_key(group, s) if a else None for a, s in zip(active, steps)]
+        return [(slice(start, stop), steps[first]) for start, stop, first in pack.runs(keys)]
 
     def _packs(self):
         return [pack for group in self.param_groups for pack in group["_packs"]]
@@ -90,7 +121,7 @@ class Optimizer:
     def _state_for(self, pack):
         state = self.state.get(id(pack))
         if state is None:
-            state = {"step": 0}
+            state = {"step": [0] * len(pack.params)}  # per parameter, as PyTorch's
             for name in self.state_names:
                 state[name] = pack.device.xp.zeros(pack.size, pack.dtype)
             self.state[id(pack)] = state
@@ -101,7 +132,8 @@ class Optimizer:
 
     def state_dict(self):
         """Hyperparameters and per-parameter state (views of the flat state), PyTorch-style:
-        ``{"state": {index: {name: Tensor, "step": int}}, "param_groups": [...]}``."""
+        ``{"state": {index: {name: Tensor, "step": int}}, "param_groups": [...]}``; a parameter
+        that has not been updated yet has no entry."""
         out_state, index = {}, 0
         groups = []
         for group in self.param_groups:
@@ -109,9 +141,9 @@ class Optimizer:
             for pack in group["_packs"]:
                 state = self.state.get(id(pack))
                 offset = 0
-                for p in pack.params:
-                    if state is not None:
-                        entry = {"step": state["step"]}
+                for k, p in enumerate(pack.params):
+                    if state is not None and state["step"][k] > 0:  # PyTorch: no state before
+                        entry = {"step": state["step"][k]}
                         for name in self.state_names:
                             view = state[name][offset:offset + p.size].reshape(p.shape)
                             entry[name] = Tensor._make(view, pack.device, False, None, 0)
@@ -153,15 +185,20 @@ class Optimizer:
                     continue
                 need = ("step", *self.state_names)
                 partial = [i for i, e in zip(indices, entries)
-                           if e is None or any(k not in e for k in need)]
+                           if e is not None and any(k not in e for k in need)]
                 if partial:
                     raise KeyError(f"{where}: incomplete state for parameter(s) {partial}; each "
                                    f"needs the keys {list(need)}")
-                state = {"step": int(entries[0]["step"])}
+                # a parameter without an entry has not been updated yet: step 0, zero state
+                state = {"step": [0 if e is None else _saved_step(where, i, e["step"])
+                                  for i, e in zip(indices, entries)]}
                 for name in self.state_names:
                     flat = pack.device.xp.zeros(pack.size, pack.dtype)
                     offset = 0
                     for p, e in zip(pack.params, entries):
+                        if e is None:
+                            offset += p.size
+                            continue
                         value = e[name]
                         value = value.array if isinstance(value, Tensor) else numpy.asarray(value)
                         if tuple(value.shape) != p.shape:
@@ -180,6 +217,18 @@ class Optimizer:
     def __repr__(self):
         hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({hyper})"
+
+
+def _saved_step(where, index, step):
+    """A step count from a state dict: an integer >= 0 (3.0 is accepted as 3)."""
+    try:
+        ok = int(step) == step and step >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{where}: the state of parameter {index} has step={step!r}; a step "
+                         "count must be an integer >= 0")
+    return int(step)
 
 
 class SGD(Optimizer):
@@ -211,18 +260,25 @@ class SGD(Optimizer):
 
     def _validate(self, hyper):
         super()._validate(hyper)
-        m = hyper.get("momentum", 0.0)
-        if not 0.0 <= m < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {m!r}")
-        if hyper.get("nesterov") and (m <= 0 or hyper.get("dampening", 0.0) != 0):
+        m = real("SGD", "momentum", hyper.get("momentum", 0.0), low=0.0, high=1.0, high_open=True)
+        dampening = real("SGD", "dampening", hyper.get("dampening", 0.0))
+        nesterov = hyper.get("nesterov", False)
+        if not isinstance(nesterov, (bool, numpy.bool_)):
+            raise TypeError(f"SGD: nesterov must be True or False, got nesterov={nesterov!r}")
+        if nesterov and (m <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
-                             f"momentum={m!r}, dampening={hyper.get('dampening', 0.0)!r}")
+                             f"momentum={hyper.get('momentum', 0.0)!r}, "
+                             f"dampening={hyper.get('dampening', 0.0)!r}")
 
-    def _update(self, pack, group, state):
+    def _run_key(self, group, step):
+        return step == 1  # only the first step differs (buf = g)
+
+    def _update(self, pack, group, state, run, step):
         momentum = group["momentum"]
-        K.sgd_step(pack.data, pack.grad, state["momentum_buffer"] if momentum else None,
-                   group["lr"], momentum, group["dampening"], group["weight_decay"],
-                   group["nesterov"], first_step=state["step"] == 1)
+        K.sgd_step(pack.data[run], pack.grad[run],
+                   state["momentum_buffer"][run] if momentum else None, group["lr"], momentum,
+                   group["dampening"], group["weight_decay"], group["nesterov"],
+                   first_step=step == 1)
 
 
 class Adam(Optimizer):
@@ -246,20 +302,19 @@ class Adam(Optimizer):
 
     def _validate(self, hyper):
         super()._validate(hyper)
+        where = type(self).__name__
         betas = hyper.get("betas", (0.9, 0.999))
         if not isinstance(betas, (list, tuple)) or len(betas) != 2:
-            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got "
-                             f"{betas!r}")
-        b1, b2 = betas
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {(b1, b2)}")
-        if not hyper.get("eps", 1e-8) >= 0:
-            raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {hyper.get('eps')!r}")
+            raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got betas={betas!r}")
+        for k, beta in enumerate(betas):
+            real(where, f"betas[{k}]", beta, low=0.0, high=1.0, high_open=True)
+        real(where, "eps", hyper.get("eps", 1e-8), low=0.0)
 
-    def _update(self, pack, group, state):
+    def _update(self, pack, group, state, run, step):
         b1, b2 = group["betas"]
-        K.adam_step(pack.data, pack.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"],
-                    b1, b2, group["eps"], group["weight_decay"], state["step"], self.decoupled)
+        K.adam_step(pack.data[run], pack.grad[run], state["exp_avg"][run],
+                    state["exp_avg_sq"][run], group["lr"], b1, b2, group["eps"],
+                    group["weight_decay"], step, self.decoupled)
 
 
 class AdamW(Adam):
@@ -268,7 +323,7 @@ class AdamW(Adam):
     >>> import gradcore as gc
     >>> p = gc.nn.Parameter(gc.tensor([1.0]))
     >>> opt = gc.optim.AdamW([p], lr=0.1, weight_decay=0.5)
-    >>> opt.step(); round(p.item(), 6)  # zero gradient: only the decay moves p
+    >>> p.grad = gc.zeros(1); opt.step(); round(p.item(), 6)  # zero gradient: only the decay moves p
     0.95
     """
 

@@ -136,22 +136,6 @@ class HostLib:
                                       ctypes.c_long(cols))
         return y
 
-    def sgd(self, p, g, buf, lr, momentum, damp_keep, wd, nesterov, first_step):
-        """In place on p and buf (contiguous arrays of one dtype); buf may be None."""
-        has_m = buf is not None
-        self._fn("sgd", p.dtype)(
-            self._p(p), self._p(g), self._p(buf) if has_m else None, ctypes.c_long(p.size),
-            *map(ctypes.c_double, (lr, momentum, damp_keep, wd)),
-            ctypes.c_int(has_m), ctypes.c_int(bool(nesterov)), ctypes.c_int(bool(first_step)),
-        )
-
-    def adam(self, p, g, m, v, h):
-        """In place on p, m, v; h is optim.adam_hyperparameters(...)."""
-        keys = ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "l2", "decay",
-                "step_size", "bc2_sqrt")
-        self._fn("adam", p.dtype)(self._p(p), self._p(g), self._p(m), self._p(v),
-                                  ctypes.c_long(p.size), *(ctypes.c_double(h[k]) for k in keys))
-
 
 @pytest.fixture(scope="session")
 def gxx():

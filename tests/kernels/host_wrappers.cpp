@@ -4,7 +4,6 @@
 #include "common.cuh"
 #include "activation.cuh"
 #include "loss.cuh"
-#include "optim.cuh"
 #include "reduction.cuh"
 
 namespace {
@@ -101,25 +100,6 @@ template <class A> void lse_rows(const A* x, long rows, long cols, int tree, A* 
       A s = A(0);                                                                               \
       for (long r = 0; r < rows; ++r) s = gradcore_add(s, x[r * cols + c]);                     \
       y[c] = s;                                                                                 \
-    }                                                                                           \
-  }                                                                                             \
-  extern "C" void sgd_##SUF(A* p, const A* g, A* buf, long n, double lr, double momentum,      \
-                            double damp_keep, double wd, int has_momentum, int nesterov,        \
-                            int first_step) {                                                   \
-    for (long i = 0; i < n; ++i) {                                                              \
-      A b = has_momentum ? buf[i] : A(0);                                                       \
-      p[i] = gradcore_sgd_update<A>(p[i], g[i], b, has_momentum, (A)lr, (A)momentum,            \
-                                    (A)damp_keep, (A)wd, nesterov, first_step);                 \
-      if (has_momentum) buf[i] = b;                                                             \
-    }                                                                                           \
-  }                                                                                             \
-  extern "C" void adam_##SUF(A* p, const A* g, A* m, A* v, long n, double beta1, double omb1,  \
-                             double beta2, double omb2, double eps, double l2, double decay,    \
-                             double step_size, double bc2_sqrt) {                               \
-    for (long i = 0; i < n; ++i) {                                                              \
-      p[i] = gradcore_adam_update<A>(p[i], g[i], m[i], v[i], (A)beta1, (A)omb1, (A)beta2,       \
-                                     (A)omb2, (A)eps, (A)l2, (A)decay, (A)step_size,            \
-                                     (A)bc2_sqrt);                                              \
     }                                                                                           \
   }
 

@@ -215,44 +215,6 @@ def test_flag_rows_are_reused_after_a_full_buffer(cp, monkeypatch):
         errors.check()
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("momentum,nesterov,weight_decay", [
-    (0.0, False, 0.0), (0.0, False, 0.01), (0.9, False, 0.0), (0.9, True, 1e-3),
-])
-def test_sgd(cp, dtype, momentum, nesterov, weight_decay):
-    rng = np.random.default_rng(5)
-    p = rng.standard_normal(1001).astype(dtype)
-    buf = np.full_like(p, np.nan) if momentum else None  # the first step must not read it
-    pg, bufg = cp.asarray(p), None if buf is None else cp.asarray(buf)
-    for step in range(4):
-        g = rng.standard_normal(p.size).astype(dtype)
-        kw = dict(lr=0.05, momentum=momentum, dampening=0.1 if momentum else 0.0,
-                  weight_decay=weight_decay, nesterov=nesterov, first_step=step == 0)
-        ko.sgd_step(p, g, buf, **kw)
-        ko.sgd_step(pg, cp.asarray(g), bufg, **kw)
-    check(pg, p, dtype)
-    if buf is not None:
-        check(bufg, buf, dtype)
-
-
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_adam(cp, dtype, decoupled):
-    rng = np.random.default_rng(6)
-    p = rng.standard_normal(1001).astype(dtype)
-    m, v = np.zeros_like(p), np.zeros_like(p)
-    pg, mg, vg = cp.asarray(p), cp.asarray(m), cp.asarray(v)
-    for step in range(1, 5):
-        g = rng.standard_normal(p.size).astype(dtype)
-        kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, step=step,
-                  decoupled=decoupled)
-        ko.adam_step(p, g, m, v, **kw)
-        ko.adam_step(pg, cp.asarray(g), mg, vg, **kw)
-    for gpu, cpu in ((pg, p), (mg, m), (vg, v)):
-        np.testing.assert_allclose(to_host(gpu).astype(np.float64), cpu.astype(np.float64),
-                                   rtol=RTOL[dtype] * 3, atol=ATOL[dtype])
-
-
 def test_kernels_carry_their_names(cp):
     for spec in ka.KERNELS + kl.KERNELS + kr.KERNELS + ko.KERNELS:
         assert cupy_kernel(spec).name == spec.name

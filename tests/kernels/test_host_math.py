@@ -13,7 +13,6 @@ import pytest
 
 from gradcore.kernels import activation as ka
 from gradcore.kernels import loss as kl
-from gradcore.kernels import optim as ko
 from gradcore.kernels import reduction as kr
 
 DTYPES = [np.float32, np.float64]
@@ -169,50 +168,3 @@ def test_sum_rows(host_lib, dtype):
     g = np.random.default_rng(4).standard_normal((3, 50, 7)).astype(dtype)
     atol = 150 * np.finfo(dtype).eps * np.abs(g).sum(axis=(0, 1)).max()
     assert_ulp_close(host_lib.sum_rows(g), kr.sum_rows(g), atol=atol)
-
-
-SGD_CASES = [
-    dict(momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False),
-    dict(momentum=0.0, dampening=0.0, weight_decay=0.01, nesterov=False),
-    dict(momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False),
-    dict(momentum=0.9, dampening=0.1, weight_decay=1e-4, nesterov=False),
-    dict(momentum=0.9, dampening=0.0, weight_decay=1e-4, nesterov=True),
-]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", SGD_CASES)
-def test_sgd_steps(host_lib, dtype, case):
-    rng = np.random.default_rng(5)
-    p = rng.standard_normal(257).astype(dtype)
-    buf = np.zeros_like(p) if case["momentum"] else None
-    hp, hbuf = p.copy(), None if buf is None else buf.copy()
-    for step in range(5):
-        g = rng.standard_normal(p.size).astype(dtype)
-        g_before = g.copy()
-        ko.sgd_step(p, g, buf, lr=0.05, first_step=step == 0, **case)
-        np.testing.assert_array_equal(g, g_before)  # grad untouched
-        host_lib.sgd(hp, g, hbuf, 0.05, case["momentum"], 1 - case["dampening"],
-                     case["weight_decay"], case["nesterov"], step == 0)
-        assert_ulp_close(hp, p, ulps=2)
-        if buf is not None:
-            assert_ulp_close(hbuf, buf, ulps=2)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("decoupled", [False, True])
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_adam_steps(host_lib, dtype, decoupled, weight_decay):
-    rng = np.random.default_rng(6)
-    p = rng.standard_normal(257).astype(dtype)
-    m, v = np.zeros_like(p), np.zeros_like(p)
-    hp, hm, hv = p.copy(), m.copy(), v.copy()
-    for step in range(1, 6):
-        g = rng.standard_normal(p.size).astype(dtype)
-        g[::7] = 0  # v = 0 rows: denominator is eps alone
-        kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=weight_decay,
-                  step=step, decoupled=decoupled)
-        ko.adam_step(p, g, m, v, **kw)
-        host_lib.adam(hp, g, hm, hv, ko.adam_hyperparameters(**kw))
-        for host, twin in ((hp, p), (hm, m), (hv, v)):
-            assert_ulp_close(host, twin, ulps=2)

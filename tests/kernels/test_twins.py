@@ -7,9 +7,7 @@ import pytest
 
 from gradcore.kernels import activation as ka
 from gradcore.kernels import loss as kl
-from gradcore.kernels import optim as ko
 from gradcore.kernels import reduction as kr
-from tests.helpers import adam_reference, sgd_reference
 
 FLOATS = [np.float16, np.float32, np.float64]
 RTOL = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-13}
@@ -278,49 +276,3 @@ def test_cross_entropy_label_errors():
         kl.softmax_cross_entropy(x, np.array([0, 1]), reduction="avg")
     loss, _ = kl.softmax_cross_entropy(x, np.array([0, 2], np.uint8))
     np.testing.assert_allclose(loss, np.log(3), rtol=1e-6)
-
-
-# ---------------------------------------------------------------- optimizers
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("momentum,dampening,weight_decay,nesterov", [
-    (0.0, 0.0, 0.0, False), (0.0, 0.0, 0.1, False), (0.9, 0.0, 0.0, False),
-    (0.9, 0.5, 0.01, False), (0.8, 0.0, 0.01, True),
-])
-def test_sgd_matches_pytorch_formula(dtype, momentum, dampening, weight_decay, nesterov):
-    p0 = rand(33, dtype, scale=1.0)
-    grads = [rand(33, dtype, scale=1.0, seed=s) for s in range(1, 6)]
-    p = p0.copy()
-    buf = np.full_like(p, np.nan) if momentum else None  # first_step must not read it
-    for k, g in enumerate(grads):
-        ko.sgd_step(p, g, buf, lr=0.1, momentum=momentum, dampening=dampening,
-                    weight_decay=weight_decay, nesterov=nesterov, first_step=k == 0)
-    *_, expected = sgd_reference(p0, grads, 0.1, momentum, dampening, weight_decay, nesterov)
-    close(p, expected, dtype, atol={np.float16: 1e-2, np.float32: 1e-6, np.float64: 1e-14}[dtype])
-
-
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_adam_matches_pytorch_formula(dtype, decoupled):
-    p0 = rand(33, dtype, scale=1.0)
-    grads = [rand(33, dtype, scale=1.0, seed=s) for s in range(1, 6)]
-    p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
-    for t, g in enumerate(grads, start=1):
-        g_before = g.copy()
-        ko.adam_step(p, g, m, v, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1,
-                     step=t, decoupled=decoupled)
-        np.testing.assert_array_equal(g, g_before)
-    *_, expected = adam_reference(p0, grads, 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled)
-    close(p, expected, dtype, atol={np.float16: 2e-3, np.float32: 1e-6, np.float64: 1e-13}[dtype])
-
-
-def test_optimizer_errors():
-    p = np.zeros(4, np.float32)
-    with pytest.raises(ValueError, match="momentum buffer"):
-        ko.sgd_step(p, p.copy(), None, lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match="1-D"):
-        ko.sgd_step(p, np.zeros(5, np.float32), None, lr=0.1)
-    with pytest.raises(TypeError, match="one dtype"):
-        ko.sgd_step(p, np.zeros(4), None, lr=0.1)
-    for bad_step in (0, 1.5, True):
-        with pytest.raises(ValueError, match="step"):
-            ko.adam_step(p, p.copy(), p.copy(), p.copy(), 0.1, 0.9, 0.999, 1e-8, 0.0, bad_step)

@@ -183,8 +183,8 @@ def test_failed_backward_after_an_optimizer_step_leaves_the_step_in_place():
     """The step happened (it is what invalidated the graph); the failed backward adds nothing."""
     model, opt, x, y = _setup()
     loss = F.cross_entropy(model(x), y)
-    opt.zero_grad()
-    opt.step()  # no-op update of zero gradients... except momentum; it bumps the versions
+    opt.zero_grad(set_to_none=False)  # zero gradients, not None: the step updates (momentum)
+    opt.step()  # and bumps the versions
     snap = _snapshot(model, opt)
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()

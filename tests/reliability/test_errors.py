@@ -49,6 +49,7 @@ def _inplace_saved_output():
 def _optimizer_step_between_forward_and_backward():
     model = gc.nn.MLP([3, 4, 2])
     opt = gc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    F.cross_entropy(model(_x(5, 3)), _labels(1, 1, 0, 1, 0)).backward()  # an earlier batch
     loss = F.cross_entropy(model(_x(5, 3)), _labels(0, 1, 0, 1, 0))
     opt.step()  # changes the weights the forward saved
     loss.backward()
