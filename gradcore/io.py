@@ -28,11 +28,10 @@ import math
 import os
 import pickletools  # opcode table only: nothing here unpickles
 import struct
-import sys
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, checks
 from gradcore.files import write_atomic
 from gradcore.tensor import Tensor
 
@@ -341,8 +340,7 @@ def _check_entries(path, header, data_len):
         if not 0 <= begin <= end <= data_len:
             _fail(path, f"tensor {name!r}: data_offsets [{begin}, {end}] are outside the "
                         f"{data_len}-byte data section (the file is truncated or corrupt)")
-        # at most 64 factors of at most 19 digits: cheap, and NumPy's own bound on a shape
-        if math.prod(d for d in shape if d) * dt.itemsize > sys.maxsize:
+        if not checks.addressable(shape, dt.itemsize):  # <= 64 factors of <= 19 digits: cheap
             _fail(path, f"tensor {name!r}: shape {_short(tuple(shape))} of {dt.name} is larger "
                         "than NumPy can address")
         nbytes = math.prod(shape) * dt.itemsize

@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, checks
 from gradcore.tensor import Tensor
 
 __all__ = ["DataLoader"]
@@ -85,7 +85,7 @@ class DataLoader:
                             for a in arrays]
         if seed is None:
             seed = int(backend.random_state().integers(2**63))
-        self._rng = numpy.random.default_rng(seed)
+        self._rng = numpy.random.default_rng(checks.seed(seed, "DataLoader"))
         self.epoch = 0  # epochs started
         self._position = 0  # batches yielded in the current epoch
         self._epoch_state = self._rng.bit_generator.state  # generator state that made its order
