@@ -110,9 +110,8 @@ def _encode(obj, where, arrays, seen, names, active):
                          f"{_short(_where(where))}), which load refuses")
     # NumPy scalars first: numpy.float64 is also a float, and should come back as it went in
     is_scalar = isinstance(obj, numpy.generic) and not isinstance(obj, (str, bytes))
-    if not is_scalar and isinstance(obj, int) and _too_many_digits(obj):
-        raise ValueError(f"save: an int at {_where(where)} has more than {LIMITS['int_digits']} "
-                         "digits, which load refuses")
+    if not is_scalar and isinstance(obj, int):
+        _check_digits(obj, where)
     if not is_scalar and (obj is None or isinstance(obj, (bool, int, str))):
         return obj
     if not is_scalar and isinstance(obj, float):
@@ -138,6 +137,8 @@ def _encode(obj, where, arrays, seen, names, active):
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
                     raise TypeError(f"save: dict keys must be str or int, got {key!r} "
                                     f"({type(key).__name__}) at {_where(where)}")
+                if isinstance(key, int):
+                    _check_digits(key, where)
                 items.append([key, _encode(value, where + [str(key)], arrays, seen, names, active)])
             node = {"type": "dict", "items": items}
         else:
@@ -184,9 +185,11 @@ def _where(where):
     return "/".join(where) if where else "the top level"
 
 
-def _too_many_digits(n):
+def _check_digits(n, where):
     # bit_length first: 10**d has more than 3*d bits, so the power is rarely computed
-    return n.bit_length() > 3 * LIMITS["int_digits"] and abs(n) >= 10 ** LIMITS["int_digits"]
+    if n.bit_length() > 3 * LIMITS["int_digits"] and abs(n) >= 10 ** LIMITS["int_digits"]:
+        raise ValueError(f"save: an int at {_where(where)} has more than {LIMITS['int_digits']} "
+                         "digits, which load refuses")
 
 
 # ---- load ----------------------------------------------------------------------------------------

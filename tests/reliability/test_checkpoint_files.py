@@ -227,9 +227,9 @@ def test_save_refuses_nesting_that_load_refuses(tmp_path):
 def test_save_refuses_ints_that_load_refuses(tmp_path):
     gc.save({"n": 10**4300 - 1, "m": -(10**4300 - 1)}, tmp_path / "ok")  # 4,300 digits
     assert gc.load(tmp_path / "ok") == {"n": 10**4300 - 1, "m": -(10**4300 - 1)}
-    for n in (10**4300, -(10**4300)):
+    for big in ({"n": 10**4300}, {"n": -(10**4300)}, {10**4300: 1}):  # values and keys
         with pytest.raises(ValueError, match="more than 4300 digits"):
-            gc.save({"n": n}, tmp_path / "big")
+            gc.save(big, tmp_path / "big")
     meta = '{"format": "gradcore.checkpoint", "version": 1, "root": 1%s}' % ("0" * 4300)
     _refuse(_raw_text(tmp_path, json.dumps({"__metadata__": {"gradcore": meta}})),
             "number of 4301 digits")
