@@ -11,7 +11,10 @@ the same target only if it was made on this host by a process that is no longer 
 concurrent writer (another live process, or another thread of this one) keeps its temporary; so
 do temporaries made on other hosts sharing the directory (this host cannot see their
 processes) and files named in any other way. On Windows nothing is removed, because probing a
-process id there is not a harmless operation (``os.kill`` terminates it).
+process id there is not a harmless operation (``os.kill`` terminates it). One case this cannot
+see: writers in two PID namespaces (containers) that share both a host name and the folder.
+There a live writer's temporary may be removed; its save then fails with ``FileNotFoundError``
+at the rename and the previous checkpoint stays intact, so nothing is lost silently.
 
 >>> import os, tempfile
 >>> from gradcore.files import write_atomic

@@ -94,3 +94,20 @@ def test_temporaries_of_this_process_are_kept(tmp_path):
     (tmp_path / name).write_bytes(b"x")
     gc.save({"v": 1}, tmp_path / "ckpt")
     assert _temps(tmp_path) == [name]
+
+
+def test_a_temporary_removed_under_a_live_writer_fails_its_save_loudly(tmp_path, monkeypatch):
+    """What files.py says happens when a cleaner cannot see the writer (another PID namespace)."""
+    path = tmp_path / "ckpt"
+    files.write_atomic(path, [b"old"])
+    real_fsync = os.fsync
+
+    def cleaner_strikes(fd):
+        for name in _temps(tmp_path):
+            os.unlink(tmp_path / name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", cleaner_strikes)
+    with pytest.raises(FileNotFoundError):
+        files.write_atomic(path, [b"new"])
+    assert path.read_bytes() == b"old" and _temps(tmp_path) == []
