@@ -62,8 +62,7 @@ class DataLoader:
         n = shapes[0][0]
         if n == 0:
             raise ValueError(f"DataLoader: the dataset is empty (shapes {shapes})")
-        if batch_size is not None and (not isinstance(batch_size, (int, numpy.integer))
-                                       or isinstance(batch_size, bool) or batch_size <= 0):
+        if batch_size is not None and (not checks.is_integer(batch_size) or batch_size <= 0):
             raise ValueError(f"DataLoader: batch_size must be a positive int or None (full "
                              f"batch), got {batch_size!r} for arrays of shapes {shapes}")
         if drop_last and batch_size is not None and batch_size > n:
