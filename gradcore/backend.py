@@ -11,6 +11,7 @@ import threading
 
 import numpy
 
+from gradcore.checks import seed as _checked_seed
 from gradcore.kernels import errors as kernel_errors
 
 __all__ = [
@@ -310,7 +311,7 @@ def manual_seed(seed):
     >>> bool((a == gc.randn(3).numpy()).all())
     True
     """
-    _rng["generator"] = numpy.random.default_rng(seed)
+    _rng["generator"] = numpy.random.default_rng(_checked_seed(seed, "manual_seed"))
 
 
 def random_state():

@@ -3,9 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 
 __all__ = ["main"]
+
+
+# ---- option types: every value is checked by argparse, which names the option in its error ----
+
+def _checked(parse, ok, expected):
+    """An argparse ``type``: ``parse`` the text, then require ``ok(value)``."""
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return convert
+
+
+_positive_int = _checked(int, lambda n: n > 0, "a positive integer")
+_count = _checked(int, lambda n: n >= 0, "a non-negative integer")
+_positive_float = _checked(float, lambda x: 0 < x < math.inf, "a positive finite number")
+_non_negative_float = _checked(float, lambda x: 0 <= x < math.inf, "a finite number >= 0")
+_fraction = _checked(float, lambda x: 0 <= x < 1, "a number in [0, 1)")
+_existing_dir = _checked(str, os.path.isdir, "an existing directory")
+# a file to write: '' (none), or a path that is not a folder, in a folder that exists
+_output_file = _checked(str, lambda p: p == "" or (not os.path.isdir(p) and os.path.isdir(
+    os.path.dirname(os.path.abspath(p)))), "a file path in an existing directory")
+# a folder to write into: created with its parents if missing, but it must not be a file
+_output_dir = _checked(str, lambda p: p != "" and not os.path.isfile(p),
+                       "a directory path (not an existing file)")
+
+
+def _device(text):
+    from gradcore import backend  # noqa: PLC0415 (keep `gradcore info` light)
+
+    try:
+        backend.device(text)
+    except (ValueError, RuntimeError) as e:  # unknown name, or a GPU that is not usable
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _sizes(text):
@@ -28,24 +69,39 @@ def _train_parser(sub):
     p.add_argument("--activation", default=d.activation,
                    choices=["relu", "leaky_relu", "sigmoid", "tanh"])
     p.add_argument("--optimizer", default=d.optimizer, choices=["sgd", "adam", "adamw"])
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (0: plain)")
-    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 regularization")
-    p.add_argument("--batch-size", type=int, default=d.batch_size,
+    p.add_argument("--lr", type=_positive_float, default=d.lr, help="learning rate")
+    p.add_argument("--momentum", type=_fraction, default=d.momentum,
+                   help="SGD momentum in [0, 1) (0: plain)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD, momentum > 0)")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=d.weight_decay,
+                   help="L2 regularization")
+    p.add_argument("--batch-size", type=_count, default=d.batch_size,
                    help="mini-batch size (1: stochastic; 0: full batch)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--epochs", type=_positive_int, default=d.epochs)
     p.add_argument("--schedule", default=d.schedule, choices=["none", "step", "cosine"])
-    p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of linear lr warm-up")
-    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default: best available)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--data-dir", default=d.data_dir,
+    p.add_argument("--warmup", type=_count, default=d.warmup, help="epochs of linear lr warm-up")
+    p.add_argument("--device", type=_device, default=d.device,
+                   help="cpu, cuda or cuda:N (default: best available)")
+    p.add_argument("--seed", type=_count, default=d.seed)
+    p.add_argument("--data-dir", type=_existing_dir, default=d.data_dir,
                    help="folder with MNIST/Fashion-MNIST IDX files (default: bundled MNIST-5k)")
-    p.add_argument("--checkpoint", default=d.checkpoint, help="checkpoint path ('' to skip saving)")
+    p.add_argument("--checkpoint", type=_output_file, default=d.checkpoint,
+                   help="checkpoint path ('' to skip saving)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--plot", default=d.plot, metavar="FILE", help="write a loss/accuracy PNG")
+    p.add_argument("--plot", type=_output_file, default=d.plot, metavar="FILE",
+                   help="write a loss/accuracy PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="use only the first N training samples")
+    return p
+
+
+def _check_train(p, args):
+    """What no single option can check: the options that only make sense together."""
+    if args.nesterov and (args.optimizer != "sgd" or args.momentum == 0):
+        p.error("--nesterov needs --optimizer sgd and --momentum > 0")
+    if args.resume and not (args.checkpoint and os.path.isfile(args.checkpoint)):
+        p.error(f"--resume needs an existing --checkpoint file, got {args.checkpoint!r}")
 
 
 def _run_train(args):
@@ -110,12 +166,14 @@ def main(argv=None):
     """Entry point of the ``gradcore`` console script."""
     parser = argparse.ArgumentParser(prog="gradcore", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    _train_parser(sub)
+    train = _train_parser(sub)
     sub.add_parser("info", help="versions, devices, and why no GPU is usable")
     bench = sub.add_parser("bench", help="a short benchmark run: markdown table, JSON and PNG chart")
-    bench.add_argument("--out", default="gradcore-bench", help="output folder")
+    bench.add_argument("--out", type=_output_dir, default="gradcore-bench", help="output folder")
     bench.add_argument("--quick", action="store_true", help="smallest sizes only (seconds)")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        _check_train(train, args)
     handler = {"train": _run_train, "info": _run_info, "bench": _run_bench}[args.command]
     return handler(args)
 

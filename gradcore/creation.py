@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, checks
 from gradcore.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "get_default_dtype", "set_default_dtype", "zeros", "ones",
@@ -98,15 +98,6 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor._make(_to_array(data, dtype, dev, copy=False), dev, False, None, 0)
 
 
-def _shape(shape):
-    if len(shape) == 1 and not isinstance(shape[0], int):
-        shape = tuple(shape[0])
-    for n in shape:
-        if not isinstance(n, (int, numpy.integer)) or n < 0:
-            raise ValueError(f"shape must be non-negative integers, got {shape}")
-    return tuple(int(n) for n in shape)
-
-
 def _finish(data, dev, requires_grad):
     t = Tensor._make(data, dev, False, None, 0)
     return t.requires_grad_(True) if requires_grad else t
@@ -125,7 +116,7 @@ def zeros(*shape, dtype=None, device=None, requires_grad=False):
     (2, 3)
     """
     dt, dev = _where(dtype, device)
-    return _finish(dev.xp.zeros(_shape(shape), dt), dev, requires_grad)
+    return _finish(dev.xp.zeros(checks.shape(shape, "zeros", dt), dt), dev, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
@@ -136,7 +127,7 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
     [[1.0, 1.0], [1.0, 1.0]]
     """
     dt, dev = _where(dtype, device)
-    return _finish(dev.xp.ones(_shape(shape), dt), dev, requires_grad)
+    return _finish(dev.xp.ones(checks.shape(shape, "ones", dt), dt), dev, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
@@ -147,7 +138,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     [[7.0, 7.0], [7.0, 7.0]]
     """
     dt, dev = _where(dtype, device)
-    shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    shape = checks.shape((shape,), "full", dt)
     return _finish(dev.xp.full(shape, fill_value, dt), dev, requires_grad)
 
 
@@ -160,7 +151,7 @@ def empty(*shape, dtype=None, device=None, requires_grad=False):
     ((2, 3), dtype('float32'))
     """
     dt, dev = _where(dtype, device)
-    return _finish(dev.xp.empty(_shape(shape), dt), dev, requires_grad)
+    return _finish(dev.xp.empty(checks.shape(shape, "empty", dt), dt), dev, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -171,7 +162,11 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     ([0, 1, 2, 3], [0.0, 0.25, 0.5, 0.75])
     """
     dev = backend.device(device) if device is not None else backend.get_default_device()
-    data = numpy.arange(start, stop, step) if stop is not None else numpy.arange(start)
+    try:
+        data = numpy.arange(start, stop, step) if stop is not None else numpy.arange(start)
+    except (ValueError, ZeroDivisionError, TypeError) as e:  # NumPy's errors name no arguments
+        raise type(e)(f"arange: no range from start={start!r}, stop={stop!r}, step={step!r} "
+                      f"({e})") from e
     if dtype is not None:
         data = data.astype(dtype)
     elif data.dtype == numpy.float64:
@@ -229,7 +224,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     ((2, 3), dtype('float32'))
     """
     dt, dev = _where(dtype, device)
-    data = backend.random_state().standard_normal(_shape(shape)).astype(dt)
+    data = backend.random_state().standard_normal(checks.shape(shape, "randn", dt)).astype(dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
 
 
@@ -243,5 +238,5 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     ((1000,), True)
     """
     dt, dev = _where(dtype, device)
-    data = backend.random_state().random(_shape(shape)).astype(dt)
+    data = backend.random_state().random(checks.shape(shape, "rand", dt)).astype(dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)

@@ -7,9 +7,12 @@ and tuples, the Python scalars and strings, which arrays were Tensors) is stored
 string under ``__metadata__["gradcore"]``.
 
 Loading never runs code from the file: there is no pickle anywhere, arrays are rebuilt with
-``numpy.frombuffer``, and every number in the header is checked before it is used. A save
-goes to a temporary file that replaces the target only once it is complete and on disk, so
-a crash mid-save leaves the previous checkpoint intact.
+``numpy.frombuffer``, and every number in the header is bounded before any arithmetic uses it
+(see :data:`LIMITS`; :func:`save` enforces the same limits, so it never writes a file that
+:func:`load` refuses). A save goes to a temporary file that replaces the target only once it is
+complete and on disk, so a crash mid-save leaves the previous checkpoint intact, and it removes
+the temporaries that earlier, killed saves to the same path left behind (see
+:mod:`gradcore.files` for which ones).
 
 >>> import os, tempfile, gradcore as gc
 >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
@@ -24,15 +27,15 @@ import json
 import math
 import os
 import pickletools  # opcode table only: nothing here unpickles
-import secrets
 import struct
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, checks
+from gradcore.files import write_atomic
 from gradcore.tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["save", "load", "CheckpointError", "FORMAT", "FORMAT_VERSION", "LIMITS"]
 
 FORMAT = "gradcore.checkpoint"
 FORMAT_VERSION = 1
@@ -46,9 +49,17 @@ _DTYPES = {
 }
 _CODES = {(dt.kind, dt.itemsize): code for code, dt in _DTYPES.items()}
 
-# Guards against a hostile header making us allocate or recurse without bound.
-_MAX_HEADER = 100 * 1024 * 1024  # the limit the reference safetensors reader uses
-_MAX_DEPTH = 200
+# What a checkpoint may hold: :func:`load` refuses a file past any limit and :func:`save` refuses
+# to write one. Each bounds a number from the file before any arithmetic uses it, so a small
+# hostile header cannot keep ``load`` busy (multiplying 800 dimensions of 4,000 digits each
+# took 45 s) or make it allocate or recurse without bound.
+LIMITS = {
+    "header_bytes": 100 * 1024 * 1024,  # the JSON header; the reference safetensors reader's limit
+    "depth": 200,  # dicts/lists/tuples around the most deeply nested value
+    "ndim": 64,  # dimensions of one array: NumPy 2's maximum
+    "header_digits": 19,  # a dimension or byte offset: anything below 2**63 has at most 19 digits
+    "int_digits": 4300,  # a Python int in the state: CPython's default int_max_str_digits
+}
 _PICKLE_OPCODES = frozenset(op.code.encode("latin-1") for op in pickletools.opcodes)
 
 
@@ -84,14 +95,23 @@ def save(obj, path):
         offset += a.nbytes
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)  # pad with spaces, as safetensors does, to align the data
-    _write_atomic(os.fspath(path), [struct.pack("<Q", len(blob)), blob]
-                  + [a.reshape(-1).view(numpy.uint8) for _, a in arrays])
+    if len(blob) > LIMITS["header_bytes"]:
+        raise ValueError(f"save: the checkpoint's header would be {len(blob)} bytes, over the "
+                         f"{LIMITS['header_bytes']}-byte limit that load enforces; store large "
+                         "data as arrays, not as Python lists, ints or strings")
+    write_atomic(os.fspath(path), [struct.pack("<Q", len(blob)), blob]
+                 + [a.reshape(-1).view(numpy.uint8) for _, a in arrays])
 
 
 def _encode(obj, where, arrays, seen, names, active):
     """The JSON node for ``obj``; arrays found are appended to ``arrays`` under unique names."""
+    if len(where) > LIMITS["depth"]:
+        raise ValueError(f"save: the object is nested deeper than {LIMITS['depth']} levels (at "
+                         f"{_short(_where(where))}), which load refuses")
     # NumPy scalars first: numpy.float64 is also a float, and should come back as it went in
     is_scalar = isinstance(obj, numpy.generic) and not isinstance(obj, (str, bytes))
+    if not is_scalar and isinstance(obj, int):
+        _check_digits(obj, where)
     if not is_scalar and (obj is None or isinstance(obj, (bool, int, str))):
         return obj
     if not is_scalar and isinstance(obj, float):
@@ -117,6 +137,8 @@ def _encode(obj, where, arrays, seen, names, active):
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
                     raise TypeError(f"save: dict keys must be str or int, got {key!r} "
                                     f"({type(key).__name__}) at {_where(where)}")
+                if isinstance(key, int):
+                    _check_digits(key, where)
                 items.append([key, _encode(value, where + [str(key)], arrays, seen, names, active)])
             node = {"type": "dict", "items": items}
         else:
@@ -163,42 +185,11 @@ def _where(where):
     return "/".join(where) if where else "the top level"
 
 
-def _write_atomic(path, chunks):
-    """Write ``chunks`` to a temporary file beside ``path``, sync it, rename it onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never clobber someone else's file; mode 0o666 lets the umask decide, like open()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); Windows cannot open a directory, so skip there."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on directories; the data is already synced
-        pass
-    finally:
-        os.close(fd)
+def _check_digits(n, where):
+    # bit_length first: 10**d has more than 3*d bits, so the power is rarely computed
+    if n.bit_length() > 3 * LIMITS["int_digits"] and abs(n) >= 10 ** LIMITS["int_digits"]:
+        raise ValueError(f"save: an int at {_where(where)} has more than {LIMITS['int_digits']} "
+                         "digits, which load refuses")
 
 
 # ---- load ----------------------------------------------------------------------------------------
@@ -254,8 +245,8 @@ def _check_preamble(path, head, size, f):
         _sniff(path, head)
         _fail(path, f"header length {header_len} goes beyond the file size ({size} bytes): the "
                     "file is truncated or not a gradcore checkpoint")
-    if header_len > _MAX_HEADER:
-        _fail(path, f"header length {header_len} exceeds the {_MAX_HEADER}-byte limit")
+    if header_len > LIMITS["header_bytes"]:
+        _fail(path, f"header length {header_len} exceeds the {LIMITS['header_bytes']}-byte limit")
     if header_len < 2 or f.read(1) != b"{":
         _sniff(path, head)
         _fail(path, "not a gradcore checkpoint (no safetensors JSON header)")
@@ -281,7 +272,10 @@ def _sniff(path, head):
 
 def _parse_header(path, raw):
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                            parse_int=_bounded_int("header_digits"))
+    except _OverLimit as e:
+        _fail(path, f"the header {e}")
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         _fail(path, f"the header is not valid UTF-8 JSON ({type(e).__name__}: {e})")
     if not isinstance(header, dict):
@@ -290,7 +284,10 @@ def _parse_header(path, raw):
     if not isinstance(info, dict) or not isinstance(info.get("gradcore"), str):
         _fail(path, "not a gradcore checkpoint (a safetensors file without gradcore metadata)")
     try:
-        meta = json.loads(info["gradcore"], parse_constant=_reject_constant)
+        meta = json.loads(info["gradcore"], parse_constant=_reject_constant,
+                          parse_int=_bounded_int("int_digits"))
+    except _OverLimit as e:
+        _fail(path, f"the gradcore metadata {e}")
     except (ValueError, RecursionError) as e:
         _fail(path, f"the gradcore metadata is not valid JSON ({type(e).__name__}: {e})")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "root" not in meta:
@@ -308,6 +305,22 @@ def _reject_constant(name):
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+class _OverLimit(ValueError):
+    """A number in the file is past a limit in LIMITS (reported as such, not as bad JSON)."""
+
+
+def _bounded_int(limit):
+    """A ``json.loads`` ``parse_int`` that refuses numbers longer than ``LIMITS[limit]`` digits
+    before converting them (converting is quadratic in the digits, and so is multiplying)."""
+    digits = LIMITS[limit]
+
+    def parse(text):
+        if len(text) - text.startswith("-") > digits:
+            raise _OverLimit(f"has a number of {len(text)} digits (the limit is {digits})")
+        return int(text)
+    return parse
+
+
 def _check_entries(path, header, data_len):
     """Validate every tensor entry; returns name -> (dtype, shape, begin, end)."""
     entries = {}
@@ -319,7 +332,10 @@ def _check_entries(path, header, data_len):
             _fail(path, f"tensor {name!r}: unknown dtype {e['dtype']!r}")
         shape, offsets = e["shape"], e["data_offsets"]
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            _fail(path, f"tensor {name!r}: invalid shape {shape!r}")
+            _fail(path, f"tensor {name!r}: invalid shape {_short(shape)}")
+        if len(shape) > LIMITS["ndim"]:
+            _fail(path, f"tensor {name!r}: {len(shape)} dimensions, more than the "
+                        f"{LIMITS['ndim']} NumPy allows")
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(type(o) is int for o in offsets)):
             _fail(path, f"tensor {name!r}: invalid data_offsets {offsets!r}")
@@ -327,6 +343,9 @@ def _check_entries(path, header, data_len):
         if not 0 <= begin <= end <= data_len:
             _fail(path, f"tensor {name!r}: data_offsets [{begin}, {end}] are outside the "
                         f"{data_len}-byte data section (the file is truncated or corrupt)")
+        if not checks.addressable(shape, dt.itemsize):  # <= 64 factors of <= 19 digits: cheap
+            _fail(path, f"tensor {name!r}: shape {_short(tuple(shape))} of {dt.name} is larger "
+                        "than NumPy can address")
         nbytes = math.prod(shape) * dt.itemsize
         if end - begin != nbytes:
             _fail(path, f"tensor {name!r}: shape {tuple(shape)} of {dt.name} needs {nbytes} bytes "
@@ -352,8 +371,8 @@ class _Decoder:
         self.made = {}  # name -> object, so an array stored once comes back as one object
 
     def node(self, n, depth):
-        if depth > _MAX_DEPTH:
-            _fail(self.path, f"the structure is nested deeper than {_MAX_DEPTH} levels")
+        if depth > LIMITS["depth"]:
+            _fail(self.path, f"the structure is nested deeper than {LIMITS['depth']} levels")
         if n is None or isinstance(n, (bool, int, float, str)):
             return n
         if not isinstance(n, dict) or not isinstance(n.get("type"), str):

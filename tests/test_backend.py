@@ -134,9 +134,9 @@ def _gradcore_imports(path):
 
 
 def test_layers_point_one_way():
-    """backend imports only the kernel layer below it; autograd never imports ops."""
+    """backend imports only the layer below it (kernels, checks); autograd never imports ops."""
     assert {n for n in _gradcore_imports(ROOT / "gradcore" / "backend.py")
-            if not n.startswith("gradcore.kernels")} == set()
+            if not n.startswith(("gradcore.kernels", "gradcore.checks"))} == set()
     for path in (ROOT / "gradcore" / "autograd").glob("*.py"):
         assert not {n for n in _gradcore_imports(path) if n.startswith("gradcore.ops")}, path
 
@@ -169,3 +169,18 @@ def test_cupy_without_a_usable_gpu_falls_back_to_cpu_quietly(tmp_path, case, rea
     lines = r.stdout.splitlines()
     assert lines[0] == "cpu" and lines[1] == "False"
     assert reason in lines[2]
+
+
+@pytest.mark.parametrize("seed, error, match", [
+    (-1, ValueError, "must be a non-negative integer, got -1"),  # NumPy's message named no op
+    (1.5, TypeError, "must be an integer, got 1.5"),
+    ("0", TypeError, "must be an integer, got '0'"),
+    (True, TypeError, "must be an integer, got True"),
+])
+def test_manual_seed_names_itself_and_the_seed(seed, error, match):
+    with pytest.raises(error, match=rf"^manual_seed: seed {match}"):
+        gc.manual_seed(seed)
+    gc.manual_seed(np.int64(3))  # NumPy integers are seeds too
+    a = gc.randn(2).numpy()
+    gc.manual_seed(3)
+    np.testing.assert_array_equal(gc.randn(2).numpy(), a)

@@ -8,7 +8,9 @@ import numpy
 import pytest
 
 import gradcore as gc
-from gradcore.io import CheckpointError
+from tests.reliability.helpers import raw_checkpoint as _raw
+from tests.reliability.helpers import refuse as _refuse
+from tests.reliability.helpers import tensor_entry as _t
 
 DTYPES = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
 
@@ -185,13 +187,6 @@ def _good(tmp_path):
     return path.read_bytes()
 
 
-def _refuse(path, match):
-    with pytest.raises(CheckpointError, match=match) as info:
-        gc.load(path, device="cpu")
-    assert str(path) in str(info.value)
-    assert isinstance(info.value, ValueError)
-
-
 def test_truncated_files_are_refused(tmp_path):
     raw = _good(tmp_path)
     n = struct.unpack("<Q", raw[:8])[0]
@@ -199,25 +194,6 @@ def test_truncated_files_are_refused(tmp_path):
         path = tmp_path / f"cut{cut}"
         path.write_bytes(raw[:cut])
         _refuse(path, "truncated")
-
-
-def _raw(tmp_path, header, data=b"", name="raw", meta=None):
-    """A safetensors file with a hand-made header (gradcore metadata added unless given)."""
-    header = dict(header)
-    if meta is None:
-        meta = {"format": "gradcore.checkpoint", "version": 1,
-                "root": {"type": "dict", "items": [[k, {"type": "ndarray", "name": k}]
-                                                   for k in header]}}
-    if meta is not False:
-        header["__metadata__"] = {"gradcore": json.dumps(meta)}
-    blob = json.dumps(header).encode()
-    path = tmp_path / name
-    path.write_bytes(struct.pack("<Q", len(blob)) + blob + data)
-    return path
-
-
-def _t(dtype, shape, begin, end):
-    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
 
 
 @pytest.mark.parametrize("header, data, match", [

@@ -13,6 +13,8 @@ import os
 
 import numpy
 
+from gradcore import checks
+
 __all__ = ["load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
            "MNIST5K_SHA256"]
 
@@ -71,11 +73,10 @@ def stratified_split(labels, test_size, seed=0):
     """
     labels = numpy.asarray(labels)
     n = len(labels)
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, numpy.integer)) \
-            or not 0 < test_size < n:
+    if not checks.is_integer(test_size) or not 0 < test_size < n:
         raise ValueError(f"stratified_split: test_size must be an int in [1, {n - 1}] for "
                          f"{n} samples, got {test_size!r}")
-    rng = numpy.random.default_rng(seed)
+    rng = numpy.random.default_rng(None if seed is None else checks.seed(seed, "stratified_split"))
     perm = rng.permutation(n)
     shuffled = labels[perm]
     # rank of each sample within its class, in shuffled order: 0 for the first one seen, ...

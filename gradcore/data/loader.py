@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, checks
 from gradcore.tensor import Tensor
 
 __all__ = ["DataLoader"]
@@ -62,8 +62,7 @@ class DataLoader:
         n = shapes[0][0]
         if n == 0:
             raise ValueError(f"DataLoader: the dataset is empty (shapes {shapes})")
-        if batch_size is not None and (not isinstance(batch_size, (int, numpy.integer))
-                                       or isinstance(batch_size, bool) or batch_size <= 0):
+        if batch_size is not None and (not checks.is_integer(batch_size) or batch_size <= 0):
             raise ValueError(f"DataLoader: batch_size must be a positive int or None (full "
                              f"batch), got {batch_size!r} for arrays of shapes {shapes}")
         if drop_last and batch_size is not None and batch_size > n:
@@ -85,7 +84,7 @@ class DataLoader:
                             for a in arrays]
         if seed is None:
             seed = int(backend.random_state().integers(2**63))
-        self._rng = numpy.random.default_rng(seed)
+        self._rng = numpy.random.default_rng(checks.seed(seed, "DataLoader"))
         self.epoch = 0  # epochs started
         self._position = 0  # batches yielded in the current epoch
         self._epoch_state = self._rng.bit_generator.state  # generator state that made its order

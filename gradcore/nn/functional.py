@@ -24,6 +24,10 @@ def linear(x, weight, bias=None, activation=None, negative_slope=0.01):
     >>> F.linear(gc.ones((2, 3)), gc.ones((4, 3)), gc.zeros(4), activation="relu").shape
     (2, 4)
     """
+    if x.ndim == 0 or weight.ndim != 2 or (bias is not None and bias.ndim != 1):
+        raise ValueError(f"linear: expected input (..., in_features), weight (out_features, "
+                         f"in_features) and bias (out_features,), got input {x.shape}, weight "
+                         f"{weight.shape}" + ("" if bias is None else f" and bias {bias.shape}"))
     act = activation or "identity"
     if bias is not None and (act != "leaky_relu" or negative_slope > 0):
         return linear_act(x, weight, bias, act, negative_slope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from gradcore import checks
 from gradcore.creation import empty
 from gradcore.nn import functional as F
 from gradcore.nn import init
@@ -26,6 +27,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, device=None):
         super().__init__()
+        in_features = checks.integer(in_features, "Linear", "in_features")
+        out_features = checks.integer(out_features, "Linear", "out_features")
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear: sizes must be positive, got ({in_features}, {out_features})")
         self.in_features, self.out_features = in_features, out_features

@@ -1,6 +1,7 @@
 """Joining and splitting: concatenate, stack, split."""
 from __future__ import annotations
 
+from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.ops.shape import expand_dims
@@ -46,6 +47,7 @@ def concatenate(xs, axis=0):
     if not xs:
         raise ValueError("concatenate: need at least one tensor")
     ndim = xs[0].ndim
+    axis = checks.integer(axis, "concatenate", "axis")
     if not -ndim <= axis < ndim:
         raise ValueError(f"concatenate: axis {axis} is out of range for {ndim}-d tensors")
     return Concatenate(axis % ndim)(*xs)
@@ -65,6 +67,7 @@ def stack(xs, axis=0):
     if len(shapes) != 1:
         raise ValueError(f"stack: all tensors need one shape, got {sorted(shapes)}")
     ndim = xs[0].ndim + 1
+    axis = checks.integer(axis, "stack", "axis")
     if not -ndim <= axis < ndim:
         raise ValueError(f"stack: axis {axis} is out of range for the {ndim}-d result")
     return concatenate([expand_dims(x, axis) for x in xs], axis)
@@ -103,16 +106,17 @@ def split(x, indices_or_sections, axis=0):
     [(2,), (4,)]
     """
     ndim = x.ndim
+    axis = checks.integer(axis, "split", "axis")
     if not -ndim <= axis < ndim:
         raise ValueError(f"split: axis {axis} is out of range for a tensor of shape {x.shape}")
     axis %= ndim
     n = x.shape[axis]
-    if isinstance(indices_or_sections, int):
+    if checks.is_integer(indices_or_sections):
         if indices_or_sections <= 0 or n % indices_or_sections:
             raise ValueError(f"split: axis {axis} of size {n} does not divide into "
                              f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
         bounds = [step * i for i in range(1, indices_or_sections)]
     else:
-        bounds = list(indices_or_sections)
+        bounds = list(checks.int_tuple(indices_or_sections, "split", "indices_or_sections"))
     return list(Split(bounds, axis)(x))

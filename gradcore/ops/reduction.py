@@ -1,6 +1,12 @@
 """Reductions: sum, mean, var, max, min over ``axis=None|int|tuple`` with ``keepdims``."""
 from __future__ import annotations
 
+import builtins
+import warnings
+
+import numpy
+
+from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.ops.shape import broadcast_to, reshape
 
@@ -11,7 +17,7 @@ def normalize_axis(axis, ndim, op):
     """``axis`` as a sorted tuple of non-negative ints (None means all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = checks.int_tuple(axis, op, "axis")
     out = set()
     for a in axes:
         if not -ndim <= a < (ndim or 1):
@@ -87,7 +93,11 @@ def mean(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` (0: population variance), like ``numpy.var``.
 
-    Composed from differentiable ops, so every derivative order comes for free.
+    Composed from differentiable ops, so every derivative order comes for free. With
+    ``ddof >= count`` there are no degrees of freedom left: as NumPy (and PyTorch) the result is
+    ``inf`` (``nan`` where every element equals the mean) with a ``RuntimeWarning``, and the
+    gradient is ``nan`` (PyTorch gives ``inf``, and ``nan`` at the mean): a variance with no
+    degrees of freedom has no derivative to follow.
 
     >>> import gradcore as gc
     >>> gc.var(gc.tensor([1.0, 3.0])).item(), gc.var(gc.tensor([1.0, 3.0]), ddof=1).item()
@@ -97,8 +107,13 @@ def var(x, axis=None, keepdims=False, ddof=0):
     count = 1
     for a in axes:
         count *= x.shape[a]
+    if count - ddof <= 0:
+        # NumPy divides by max(count - ddof, 0); count - ddof < 0 would flip the sign instead
+        warnings.warn(f"var: degrees of freedom <= 0 ({count} elements, ddof={ddof}): the "
+                      "variance is inf", RuntimeWarning, stacklevel=2)
     centered = x - mean(x, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) / (count - ddof)
+    with numpy.errstate(divide="ignore", invalid="ignore"):  # warned once above
+        return sum(centered * centered, axes, keepdims) / builtins.max(count - ddof, 0)
 
 
 class _Extreme(Function):

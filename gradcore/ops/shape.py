@@ -5,6 +5,7 @@ gradient back to each input's shape with it, so broadcasting is handled in one p
 """
 from __future__ import annotations
 
+from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module as _xp
 
@@ -13,7 +14,7 @@ __all__ = ["reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadc
 
 
 def _normalize_axes(axis, ndim, op):
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = checks.int_tuple(axis, op, "axis")
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
@@ -48,7 +49,7 @@ def reshape(x, shape):
     >>> gc.reshape(gc.arange(6), (2, 3)).shape
     (2, 3)
     """
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = checks.int_tuple(shape, "reshape", "shape")
     if getattr(x, "shape", None) == shape:
         return x
     return Reshape(shape)(x)
@@ -87,7 +88,7 @@ def transpose(x, axes=None):
     (4, 2, 3)
     """
     if axes is not None:
-        axes = tuple(a % len(axes) for a in axes)
+        axes = tuple(a % len(axes) for a in checks.int_tuple(axes, "transpose", "axes"))
         if sorted(axes) != list(range(len(axes))) or len(axes) != x.ndim:
             raise ValueError(f"transpose: axes {axes} are not a permutation of a tensor of shape "
                              f"{x.shape}")
@@ -114,7 +115,7 @@ def expand_dims(x, axis):
     >>> gc.expand_dims(gc.zeros(3), 0).shape, gc.expand_dims(gc.zeros(3), (0, 2)).shape
     ((1, 3), (1, 3, 1))
     """
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = checks.int_tuple(axis, "expand_dims", "axis")
     ndim = x.ndim + len(axes)
     axes = _normalize_axes(axes, ndim, "expand_dims")
     shape = iter(x.shape)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy
 
+from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.ops.math import exp
@@ -18,14 +19,19 @@ def _lse_parts(x, axes):
     m is the max: the shift that keeps exp from overflowing.
 
     NOTE: an infinite max (all -inf, or a +inf entry) is replaced by 0 as the shift, so the
-    result is -inf / +inf instead of nan from inf - inf.
+    result is -inf / +inf instead of nan from inf - inf. So is the max of an empty axis (which
+    has none): the sum of no exponentials is 0, and the result -inf, as PyTorch's.
     NOTE: the two parts are kept apart because m + log s is rounded to the precision of |m|:
     for logits near 1e4 that loses 1e-3 of log s in float32 and all of it in float16, so
     log_softmax is computed as (x - m) - log s, which keeps it.
     """
     xp = array_module(x)
-    m = x.max(axis=axes, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
+    if x.size == 0:
+        m = xp.zeros(_keepdims_shape(x.shape, axes if isinstance(axes, tuple) else (axes,)),
+                     x.dtype)
+    else:
+        m = x.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
     z = x - m
     s = xp.exp(z).sum(axis=axes, keepdims=True)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer here
@@ -65,9 +71,14 @@ class LogSumExp(Function):
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, stable for any magnitude.
 
+    Over an empty axis the result is ``-inf``, the log of an empty sum, as in PyTorch; the
+    gradient is then an empty tensor (no input element feeds the result) and the tangent 0.
+
     >>> import gradcore as gc
     >>> gc.logsumexp(gc.tensor([1000.0, 1000.0])).item() > 1000
     True
+    >>> gc.logsumexp(gc.zeros((2, 0)), axis=1).tolist()
+    [-inf, -inf]
     """
     return LogSumExp(normalize_axis(axis, x.ndim, "logsumexp"), keepdims)(x)
 
@@ -80,6 +91,8 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = array_module(x)
+        if x.size == 0:  # nothing to normalize, and max has no identity
+            return x.copy()
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
@@ -100,6 +113,7 @@ def softmax(x, axis=-1):
     >>> gc.softmax(gc.tensor([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
+    axis = checks.integer(axis, "softmax", "axis")  # one axis: a tuple is not a softmax
     return Softmax(normalize_axis(axis, x.ndim, "softmax")[0])(x)
 
 
@@ -130,4 +144,5 @@ def log_softmax(x, axis=-1):
     >>> gc.log_softmax(gc.tensor([0.0, 1000.0])).tolist()
     [-1000.0, 0.0]
     """
+    axis = checks.integer(axis, "log_softmax", "axis")  # one axis: a tuple is not a softmax
     return LogSoftmax(normalize_axis(axis, x.ndim, "log_softmax")[0])(x)

@@ -157,3 +157,12 @@ def test_load_idx_dataset_errors(tmp_path):
     _write_split(tmp_path, "train", 5, labels_n=4)
     with pytest.raises(ValueError, match=r"\(5, 4, 3\) and \(4,\)"):
         load_idx_dataset(tmp_path)
+
+
+def test_stratified_split_names_a_bad_seed_or_size():
+    labels = numpy.repeat([0, 1], 5)
+    with pytest.raises(ValueError, match="^stratified_split: seed must be a non-negative integer"):
+        stratified_split(labels, 4, seed=-1)  # NumPy's own message named no function
+    with pytest.raises(ValueError, match="^stratified_split: test_size must be an int"):
+        stratified_split(labels, True)
+    assert len(stratified_split(labels, numpy.int64(4), seed=numpy.int64(0))[1]) == 4

@@ -203,3 +203,10 @@ def test_auto_resident_on_gpu(device):
 def test_repr_and_len():
     loader = DataLoader(*_data(), batch_size=4, device="cpu")
     assert len(loader) == 3 and "10 samples" in repr(loader)
+
+
+def test_seed_is_checked_and_named():
+    with pytest.raises(ValueError, match="^DataLoader: seed must be a non-negative integer"):
+        DataLoader(numpy.arange(4), batch_size=2, shuffle=True, seed=-1)
+    with pytest.raises(TypeError, match="^DataLoader: seed must be an integer, got 0.5"):
+        DataLoader(numpy.arange(4), batch_size=2, shuffle=True, seed=0.5)

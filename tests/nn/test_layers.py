@@ -123,3 +123,26 @@ def test_loss_modules(device):
     assert gc.nn.MSELoss()(x, x).item() == 0
     assert gc.nn.CrossEntropyLoss(reduction="sum")(x, gc.tensor([0, 1, 0], device=device)).shape == ()
     assert gc.nn.BCEWithLogitsLoss()(x, gc.zeros_like(x)).item() > 0
+
+
+@pytest.mark.parametrize("x_shape, w_shape, b_shape", [
+    ((), (2, 3), (2,)),  # a Linear on a 0-d input: was an IndexError
+    ((), (2, 3), None),
+    ((2, 3), (3,), (3,)),  # a 1-D weight: was an IndexError
+    ((2, 3), (1, 2, 3), None),
+    ((2, 3), (2, 3), (1, 2)),
+])
+def test_linear_names_the_shapes_it_cannot_take(x_shape, w_shape, b_shape, device):
+    x, w = gc.ones(x_shape, device=device), gc.ones(w_shape, device=device)
+    b = None if b_shape is None else gc.zeros(b_shape, device=device)
+    with pytest.raises(ValueError, match=r"^linear: expected .* got input ") as info:
+        F.linear(x, w, b)
+    assert f"got input {x_shape}, weight {w_shape}" in str(info.value)
+
+
+def test_linear_layer_errors(device):
+    with pytest.raises(ValueError, match=r"^linear: .*got input \(\), weight \(2, 3\)"):
+        gc.nn.Linear(3, 2, device=device)(gc.tensor(1.0, device=device))
+    for bad in [(2.5, 3), (3, True)]:
+        with pytest.raises(TypeError, match=r"^Linear: (in|out)_features must be an integer"):
+            gc.nn.Linear(*bad)

@@ -95,3 +95,15 @@ def test_errors(device):
         gc.split(a, 2, axis=1)
     with pytest.raises(ValueError, match="split"):
         gc.split(a, 2, axis=2)
+
+
+def test_axes_and_split_points_must_be_integers(device):
+    x = gc.ones((2, 4), device=device)
+    for call, match in [(lambda: gc.concatenate([x, x], axis=1.5), r"^concatenate: axis must be"),
+                        (lambda: gc.stack([x, x], axis=1.5), r"^stack: axis must be"),
+                        (lambda: gc.split(x, 2, axis=1.0), r"^split: axis must be"),
+                        (lambda: gc.split(x, 1.5, axis=1), r"^split: indices_or_sections must"),
+                        (lambda: gc.split(x, [1.5], axis=1), r"^split: indices_or_sections must")]:
+        with pytest.raises(TypeError, match=match):
+            call()
+    assert [t.shape for t in gc.split(x, np.int64(2), axis=1)] == [(2, 2), (2, 2)]

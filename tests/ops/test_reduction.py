@@ -127,3 +127,41 @@ def test_axis_errors(name, device):
 def test_extreme_of_empty_raises(name, device):
     with pytest.raises(ValueError, match="zero-size"):
         _call(name, gc.zeros((0, 3), device=device), None, False)
+
+
+@pytest.mark.parametrize("axis", [1.5, True, (0, 1.0), "1", np.float64(1.0)], ids=repr)
+@pytest.mark.parametrize("name", FAMILIES + ["Tensor.sum"])
+def test_axis_must_be_integers(name, axis, device):
+    """NumPy-style integer axes only: 1.5 was "'float' object is not iterable" and True was
+    silently axis 1; the error names the op and the axis."""
+    x = gc.ones((2, 3), dtype="float64", device=device)
+    op = name.split("(")[0].replace("Tensor.", "")
+    with pytest.raises(TypeError, match=rf"^{op}: axis must be an integer.*got"):
+        _call(name, x, axis, False)
+    np.testing.assert_allclose(_call(name, x, np.int64(1), False).numpy(),  # NumPy ints are fine
+                               _ref(name, np.ones((2, 3)), 1, False))
+
+
+@pytest.mark.parametrize("ddof, n", [(5, 3), (3, 3), (4, 1)])
+def test_var_without_degrees_of_freedom_is_inf_like_numpy(ddof, n, device):
+    """ddof=5 on 3 elements returned -1 (a negative variance): the divisor went negative."""
+    a = np.arange(1.0, n + 1)
+    x = gc.tensor(a, device=device, requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="var: degrees of freedom <= 0"):
+        y = gc.var(x, ddof=ddof)
+    with np.errstate(divide="ignore", invalid="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.var(a, ddof=ddof)
+    np.testing.assert_array_equal(y.numpy(), expected)  # inf, or nan for one element (0/0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y.backward()
+    assert np.isnan(x.grad.numpy()).all()  # documented: no degrees of freedom, no derivative
+
+
+def test_var_per_axis_without_degrees_of_freedom(device):
+    a = np.array([[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]])
+    with pytest.warns(RuntimeWarning, match="3 elements, ddof=3"):
+        y = gc.var(gc.tensor(a, device=device), axis=1, ddof=3)
+    np.testing.assert_array_equal(y.numpy(), [np.inf, np.nan])
+    with pytest.warns(RuntimeWarning, match="2 elements, ddof=2"):
+        y = gc.var(gc.tensor(a, device=device), axis=0, ddof=2)
+    assert np.isinf(y.numpy()[[0, 2]]).all()

@@ -118,3 +118,18 @@ def test_errors(device):
         gc.expand_dims(x, 4)
     with pytest.raises(ValueError, match=r"broadcast_to.*\(2, 3\).*\(3, 2\)"):
         gc.broadcast_to(x, (3, 2))
+
+
+def test_axes_and_shapes_must_be_integers(device):
+    """Each names the op and the argument (it was "'float' object is not iterable" and the like)."""
+    x = gc.ones((2, 3), device=device)
+    for call, match in [(lambda: gc.reshape(x, (3.0, 2)), r"^reshape: shape must be"),
+                        (lambda: x.reshape(2.5, 2), r"^reshape: shape must be"),
+                        (lambda: gc.transpose(x, (1.0, 0)), r"^transpose: axes must be"),
+                        (lambda: gc.swapaxes(x, 0, 1.5), r"^swapaxes: axis must be"),
+                        (lambda: gc.expand_dims(x, 0.5), r"^expand_dims: axis must be"),
+                        (lambda: gc.squeeze(gc.ones((1, 3), device=device), 0.5),
+                         r"^squeeze: axis must be")]:
+        with pytest.raises(TypeError, match=match):
+            call()
+    assert gc.reshape(x, (np.int64(3), -1)).shape == (3, 2)

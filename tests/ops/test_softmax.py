@@ -126,3 +126,35 @@ def test_infinities(device):
     with np.errstate(invalid="raise"):
         np.testing.assert_array_equal(gc.logsumexp(x, axis=1).numpy(), [-np.inf, 0.0, np.inf])
     np.testing.assert_array_equal(gc.softmax(x[1]).numpy(), [1.0, 0.0])
+
+
+@pytest.mark.parametrize("shape, axis", [((0,), None), ((2, 0), 1), ((2, 0, 3), (1, 2)),
+                                         ((0, 3), 0)], ids=str)
+def test_logsumexp_of_nothing_is_minus_inf(shape, axis, device):
+    """As PyTorch: the log of an empty sum (NumPy's max raised "zero-size array")."""
+    x = gc.zeros(shape, dtype="float64", device=device, requires_grad=True)
+    y = gc.logsumexp(x, axis=axis)
+    expected_shape = np.zeros(shape).sum(axis=axis).shape
+    np.testing.assert_array_equal(y.numpy(), np.full(expected_shape, -np.inf))
+    gx = gc.grad(lambda t: gc.logsumexp(t, axis=axis).sum())(x)
+    assert gx.shape == shape  # no element feeds the result: an empty gradient
+    _, ty = gc.jvp(lambda t: gc.logsumexp(t, axis=axis), (x,), (gc.zeros_like(x),))
+    np.testing.assert_array_equal(ty.numpy(), np.zeros(expected_shape))
+
+
+@pytest.mark.parametrize("fn", [gc.softmax, gc.log_softmax])
+def test_softmax_of_an_empty_axis_is_empty(fn, device):
+    x = gc.zeros((2, 0), dtype="float64", device=device, requires_grad=True)
+    y = fn(x, axis=1)
+    assert y.shape == (2, 0)
+    y.sum().backward()
+    assert x.grad.shape == (2, 0)
+
+
+@pytest.mark.parametrize("fn", [gc.softmax, gc.log_softmax])
+def test_softmax_takes_one_integer_axis(fn, device):
+    """A tuple was silently cut to its first axis: softmax over (0, 1) normalised over 0 only."""
+    x = gc.ones((2, 3), device=device)
+    for axis in [(0, 1), 1.0, True]:
+        with pytest.raises(TypeError, match=rf"^{fn.__name__}: axis must be an integer, got"):
+            fn(x, axis=axis)

@@ -2,16 +2,22 @@
 files with a CheckpointError (a ValueError) that names the file and the problem, never runs
 code from them, and a model is untouched when its checkpoint cannot be read."""
 import json
+import math
 import os
 import pickle
 import struct
+import time
 import zipfile
 
 import numpy as np
 import pytest
 
 import gradcore as gc
+import gradcore.io
 from gradcore.io import CheckpointError
+from tests.reliability.helpers import raw_checkpoint as _raw
+from tests.reliability.helpers import refuse as _refuse
+from tests.reliability.helpers import tensor_entry as _t
 
 
 @pytest.fixture
@@ -143,3 +149,117 @@ def test_a_truncated_checkpoint_is_not_called_a_pickle(length, tmp_path):
     with pytest.raises(CheckpointError, match=f"header length {length} goes beyond") as info:
         gc.load(path)
     assert "pickle" not in str(info.value)
+
+
+# ---- limits: bounded before arithmetic, and the same on both sides ---------------------------
+
+def _meta(root):
+    return {"format": "gradcore.checkpoint", "version": 1, "root": root}
+
+
+def _raw_text(tmp_path, text, name="raw"):
+    """A file whose JSON header is ``text`` as given: numbers too long for ``json.dumps``."""
+    path = tmp_path / name
+    path.write_bytes(struct.pack("<Q", len(text)) + text.encode())
+    return path
+
+
+@pytest.mark.parametrize("shape, match", [
+    ([int("9" * 4000)] * 800, "number of 4000 digits"),  # 3 MB; multiplying first took 45 s
+    ([2**62, 2**62, 0], "larger than NumPy can address"),  # was a bare NumPy ValueError
+    ([2**63, 0], "larger than NumPy can address"),
+    ([1] * 100, "100 dimensions, more than the 64"),  # was a bare NumPy ValueError
+    ([10**19], "number of 20 digits"),
+])
+def test_crafted_shapes_are_refused_quickly_and_clearly(tmp_path, shape, match):
+    meta = json.dumps(_meta({"type": "ndarray", "name": "a"}))
+    text = '{"__metadata__": {"gradcore": %s}, "a": {"dtype": "F32", "shape": [%s], ' \
+           '"data_offsets": [0, 0]}}' % (json.dumps(meta), ", ".join(map(str, shape)))
+    path = _raw_text(tmp_path, text)
+    started = time.perf_counter()
+    _refuse(path, match)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_the_largest_allowed_shapes_load(tmp_path):
+    """The limits sit exactly at NumPy's: 64 dimensions and zero-size shapes with huge dims."""
+    for name, shape in [("d64", [1] * 64), ("wide", [2**60 - 1, 0]), ("big0", [0, 2**63 // 8 - 1])]:
+        a = _raw(tmp_path, {"a": _t("F64", shape, 0, 8 * math.prod(shape))},
+                 b"\0" * 8 * math.prod(shape), name=name)
+        assert gc.load(a)["a"].shape == tuple(shape)
+
+
+def test_huge_offsets_and_ints_in_the_metadata_are_refused(tmp_path):
+    meta = json.dumps(_meta({"type": "ndarray", "name": "a"}))
+    text = ('{"__metadata__": {"gradcore": %s}, "a": {"dtype": "U8", "shape": [0], '
+            '"data_offsets": [0, 1%s]}}' % (json.dumps(meta), "0" * 30))
+    _refuse(_raw_text(tmp_path, text), "header has a number of 31 digits")
+    meta = '{"format": "gradcore.checkpoint", "version": 1, "root": [1%s]}' % ("0" * 5000)
+    _refuse(_raw_text(tmp_path, json.dumps({"__metadata__": {"gradcore": meta}}), name="m"),
+            "metadata has a number of 5001 digits")
+
+
+def _nested(depth):
+    obj = "leaf"
+    for i in range(depth):
+        obj = [obj] if i % 3 == 0 else {"k": obj} if i % 3 == 1 else (obj,)
+    return obj
+
+
+def _nested_node(depth):
+    node = "leaf"
+    for _ in range(depth):
+        node = {"type": "list", "items": [node]}
+    return node
+
+
+def test_save_refuses_nesting_that_load_refuses(tmp_path):
+    gc.save(_nested(200), tmp_path / "ok")  # at the limit: both sides accept
+    assert gc.load(tmp_path / "ok") == _nested(200)
+    with pytest.raises(ValueError, match="nested deeper than 200 levels"):
+        gc.save(_nested(201), tmp_path / "deep")
+    assert not (tmp_path / "deep").exists()
+    assert gc.load(_raw(tmp_path, {}, meta=_meta(_nested_node(200)), name="n200")) is not None
+    _refuse(_raw(tmp_path, {}, meta=_meta(_nested_node(201)), name="n201"),
+            "nested deeper than 200 levels")
+
+
+def test_save_refuses_ints_that_load_refuses(tmp_path):
+    gc.save({"n": 10**4300 - 1, "m": -(10**4300 - 1)}, tmp_path / "ok")  # 4,300 digits
+    assert gc.load(tmp_path / "ok") == {"n": 10**4300 - 1, "m": -(10**4300 - 1)}
+    for big in ({"n": 10**4300}, {"n": -(10**4300)}, {10**4300: 1}):  # values and keys
+        with pytest.raises(ValueError, match="more than 4300 digits"):
+            gc.save(big, tmp_path / "big")
+    meta = '{"format": "gradcore.checkpoint", "version": 1, "root": 1%s}' % ("0" * 4300)
+    _refuse(_raw_text(tmp_path, json.dumps({"__metadata__": {"gradcore": meta}})),
+            "number of 4301 digits")
+
+
+def test_save_refuses_a_header_that_load_refuses(tmp_path, monkeypatch):
+    gc.save({"s": "x" * 5000}, tmp_path / "big")
+    monkeypatch.setitem(gradcore.io.LIMITS, "header_bytes", 4096)  # one table for both sides
+    _refuse(tmp_path / "big", "exceeds the 4096-byte limit")
+    with pytest.raises(ValueError, match="over the 4096-byte limit that load enforces"):
+        gc.save({"s": "x" * 5000}, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    gc.save({"s": "x" * 100}, tmp_path / "small")
+    assert gc.load(tmp_path / "small") == {"s": "x" * 100}
+
+
+# ---- checks of the structure nodes: each one must be load-bearing -----------------------------
+
+@pytest.mark.parametrize("node, dtype, shape, match", [
+    ({"type": "tensor", "name": "a", "requires_grad": "yes"}, "F32", [2], "invalid requires_grad"),
+    ({"type": "tensor", "name": "a", "requires_grad": 1}, "F32", [2], "invalid requires_grad"),
+    ({"type": "tensor", "name": "a", "requires_grad": True}, "I32", [2], "invalid requires_grad"),
+    ({"type": "scalar", "name": "a"}, "F32", [2], r"scalar 'a' has shape \(2,\)"),
+])
+def test_inconsistent_array_nodes_are_refused(tmp_path, node, dtype, shape, match):
+    path = _raw(tmp_path, {"a": _t(dtype, shape, 0, 8)}, b"\0" * 8, meta=_meta(node))
+    _refuse(path, match)
+    node = {**node, "requires_grad": True} if node["type"] == "tensor" else node
+    ok = _raw(tmp_path, {"a": _t("F32", [] if node["type"] == "scalar" else [2], 0,
+                                 4 if node["type"] == "scalar" else 8)},
+              b"\0" * (4 if node["type"] == "scalar" else 8), meta=_meta(node), name="ok")
+    loaded = gc.load(ok, device="cpu")  # the control: the same node, consistent, loads
+    assert loaded.requires_grad if node["type"] == "tensor" else loaded.shape == ()
