@@ -7,6 +7,7 @@ benchmarks/ (smoke mode) and, on a GPU, by ``gradcore bench`` itself.
 """
 import json
 import pathlib
+import sys
 
 import pytest
 
@@ -107,3 +108,21 @@ def test_summary_regenerates_readmes_table_from_the_results_file():
     table = report.summary(results)
     readme = (ROOT / "benchmarks" / "README.md").read_text()
     assert table in readme, table
+
+
+def test_each_engine_runs_in_a_process_of_its_own(tmp_path):
+    """A stand-in worker reports its process id as the time: one process per engine, shared by
+    all of that engine's cases, never by two engines."""
+    fake = tmp_path / "worker.py"
+    fake.write_text(
+        "import json, os\nfrom gradcore.bench.isolate import append\n"
+        "progress = os.environ['GRADCORE_PROGRESS']\n"
+        "for job in json.load(open(os.environ['GRADCORE_BENCH_JOBS'])):\n"
+        "    append(progress, {'event': 'start', 'id': job['id']})\n"
+        "    append(progress, {'event': 'done', 'id': job['id'], 'outcome': 'ok', 'info': {},\n"
+        "                      'unavailable': {}, 'times': {job['engines'][0]: {'median_s': os.getpid()}}})\n")
+    rows = report.run_suite(["cpu"], quick=True, only=("matmul", "copy"), worker=[sys.executable, str(fake)],
+                            log=lambda m: None)
+    pids = {e: {r["median_s"][e] for r in rows} for e in ("gradcore", "numpy", "torch")}
+    assert len(rows) == 3 and all(len(p) == 1 for p in pids.values())
+    assert len(set.union(*pids.values())) == 3
