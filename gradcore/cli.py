@@ -127,7 +127,6 @@ def _run_train(args):
 
 
 def _run_info(args):
-    import importlib.resources  # noqa: PLC0415
     import platform  # noqa: PLC0415
 
     import numpy  # noqa: PLC0415
@@ -152,8 +151,22 @@ def _run_info(args):
         print(f"GPU: not usable: {gc.cuda.unavailable_reason()}")
     print(f"default device: {gc.get_default_device()}")
     print(f"float32 matmul precision: {gc.get_matmul_precision()}")
-    print(f"kernel sources: {importlib.resources.files('gradcore.kernels.cuda_src')}")
+    print(f"kernel sources: {_kernel_sources()}")
     return 0
+
+
+def _kernel_sources():
+    """Where the .cuh files are read from: the installed package data, or, when gradcore runs
+    from a source tree (PYTHONPATH, no install), the tree's kernels/ folder, which is what the
+    kernel layer falls back to (the package gradcore.kernels.cuda_src exists only once installed)."""
+    import importlib.resources  # noqa: PLC0415
+
+    from gradcore import kernels  # noqa: PLC0415
+
+    try:
+        return importlib.resources.files("gradcore.kernels.cuda_src")
+    except ModuleNotFoundError:
+        return f"{kernels._SOURCE_TREE_KERNELS} (source tree; gradcore is not installed)"
 
 
 def _run_bench(args):
@@ -170,7 +183,12 @@ def main(argv=None):
     sub.add_parser("info", help="versions, devices, and why no GPU is usable")
     bench = sub.add_parser("bench", help="a short benchmark run: markdown table, JSON and PNG chart")
     bench.add_argument("--out", type=_output_dir, default="gradcore-bench", help="output folder")
-    bench.add_argument("--quick", action="store_true", help="smallest sizes only (seconds)")
+    bench.add_argument("--quick", action="store_true", help="smallest sizes only (a minute or two)")
+    bench.add_argument("--reps", type=_positive_int, default=20, help="samples per engine and case")
+    bench.add_argument("--isolation", action="store_true",
+                       help="instead: each engine alone vs in the suite vs interleaved in one process")
+    bench.add_argument("--summary", metavar="RESULTS_JSON",
+                       help="instead: print README's summary table from a results.json")
     args = parser.parse_args(argv)
     if args.command == "train":
         _check_train(train, args)

@@ -1,21 +1,24 @@
-"""``gradcore bench``: run the suite's short version side by side and write a markdown table, raw
-JSON and a PNG chart (GPU-over-CPU speedup vs size, gradcore-over-baseline ratios)."""
+"""``gradcore bench``: run the suite side by side and write a markdown table, raw JSON and a PNG
+chart (GPU-over-CPU speedup vs size, gradcore-over-baseline ratios). Every engine runs in a
+process of its own (see :mod:`gradcore.bench.isolate`)."""
 from __future__ import annotations
 
 import datetime
 import json
 import os
+import pathlib
 import platform
 import subprocess
 import sys
+import tempfile
 
 import numpy
 
 import gradcore as gc
+from gradcore.bench import isolate
 from gradcore.bench import workloads as W
-from gradcore.bench.runner import time_interleaved
 
-__all__ = ["environment", "cases", "run_suite", "write_reports", "run_cli"]
+__all__ = ["environment", "cases", "jobs", "run_suite", "rows_from", "write_reports", "run_cli"]
 
 MLP_SMALL = ((784, 1024, 1024, 10), 256)
 MLP_LARGE = ((784, 4096, 4096, 4096, 10), 1024)
@@ -28,6 +31,7 @@ def environment():
            "command": " ".join([_program()] + sys.argv[1:]),
            "python": platform.python_version(), "platform": platform.platform(),
            "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "gradcore": gc.__version__,
+           "git_commit": _git_commit(), "engines": "each in a process of its own",
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "gpu": None}
     env["matmul_precision"] = gc.get_matmul_precision()  # "highest": TF32 off
     try:
@@ -62,6 +66,21 @@ def _cpu_model():
     return platform.processor() or None
 
 
+def _git_commit():
+    """The commit of the source tree gradcore runs from (``+changes`` if it has uncommitted
+    changes to tracked files), or None outside a git checkout."""
+    root = pathlib.Path(gc.__file__).resolve().parents[1]
+    try:
+        git = ["git", "-C", str(root)]
+        sha = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout.strip()
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+changes" if dirty else "")
+
+
 def _nvidia_driver():
     """The NVIDIA driver's version as nvidia-smi prints it (e.g. 580.65.06), or None."""
     try:
@@ -79,56 +98,122 @@ def _program():
     return "gradcore" if os.path.basename(prog) == "gradcore" else prog
 
 
-def cases(device, quick, with_gpu=False):
-    """(case name, parameter label, factory, kwargs, engines) for one device.
+SMOKE = ("SMOKE RUN: tiny sizes on the host stand-in for CuPy, to check that the machinery runs "
+         "end to end. These are not GPU numbers and measure nothing.")
+_KERNELS = (("copy", "copy"), ("sigmoid_backward", "activation_backward"), ("bias_relu", "bias_act"),
+            ("softmax_xent", "softmax_xent"), ("bias_grad", "bias_grad"))
 
-    ``with_gpu``: the run also measures a GPU, so the CPU measures every size the GPU does (the
-    GPU-over-CPU speedups need both); at batch 8192 only gradcore runs on the CPU (the targets
-    there are GPU ones, and a 2-core CPU step takes ~10 s per engine and sample).
+
+def cases(device, quick, with_gpu=False, smoke=False):
+    """(case name, parameter label, workload name, kwargs, engines) for one device.
+
+    Full run: with ``with_gpu`` (the run also measures a GPU) the CPU measures every size the
+    GPU does, for the GPU-over-CPU speedups; at batch 8192 only gradcore runs on the CPU (a
+    2-core CPU step takes ~10 s per engine and sample). Quick run: the smallest sizes on a CPU
+    alone; with a GPU, the GPU gets the numbers that matter (three MLP sizes, the kernels at 64 MB
+    vs copy, the optimizer step, the op chain) and the CPU only the small MLP step, for the
+    speedup at one size. ``smoke``: the same cases on tiny sizes (see ``SMOKE``).
     """
     gpu = device != "cpu"
-    big = gpu or with_gpu
-    sizes_mb = (1, 16) if quick else ((1, 16, 64, 256) if big else (1, 16, 64))
-    mlps = [MLP_SMALL] if quick else ([MLP_SMALL, MLP_LARGE, MLP_HUGE] if big else [MLP_SMALL, MLP_LARGE])
+    engines = ("gradcore", "torch") if gpu else W.ENGINES  # hand-written NumPy: CPU only
+    if quick and with_gpu:
+        mlps, sizes_mb, rest = ([MLP_SMALL, MLP_LARGE, MLP_HUGE], (64,), True) if gpu else ([MLP_SMALL], (), False)
+    elif quick:
+        mlps, sizes_mb, rest = [MLP_SMALL], (1, 16), True
+    else:
+        big = gpu or with_gpu
+        sizes_mb = (1, 16, 64, 256) if big else (1, 16, 64)
+        mlps, rest = ([MLP_SMALL, MLP_LARGE, MLP_HUGE] if big else [MLP_SMALL, MLP_LARGE]), True
     out = []
-    for sizes, batch in mlps:
+    for k, (sizes, batch) in enumerate(mlps):
+        if smoke:
+            sizes, batch = (32,) + (64,) * (k + 1) + (10,), 8 << k
         label = f"{'-'.join(map(str, sizes))} b{batch}"
         cpu_huge = not gpu and (sizes, batch) == MLP_HUGE
-        out.append(("mlp_step", label, W.mlp_step, dict(sizes=sizes, batch=batch),
-                    ("gradcore",) if cpu_huge else W.ENGINES))
-        out.append(("mlp_gemms", label, W.mlp_gemms, dict(sizes=sizes, batch=batch), ("gradcore",)))
-    out.append(("chain100", "100 ops, 4x4", W.chain, dict(n_ops=100), W.ENGINES))
+        out.append(("mlp_step", label, "mlp_step", dict(sizes=sizes, batch=batch),
+                    ("gradcore",) if cpu_huge else engines))
+        if rest:
+            out.append(("mlp_gemms", label, "mlp_gemms", dict(sizes=sizes, batch=batch), ("gradcore",)))
+    if not rest:
+        return out
+    out.append(("chain100", "100 ops, 4x4", "chain", dict(n_ops=100), engines))
     for mb in sizes_mb:
-        for name, factory in (("copy", W.copy), ("sigmoid_backward", W.activation_backward),
-                              ("bias_relu", W.bias_act), ("softmax_xent", W.softmax_xent),
-                              ("bias_grad", W.bias_grad)):
-            out.append((name, f"{mb} MB", factory, dict(mbytes=mb), W.ENGINES))
-    out.append(("sgd_momentum_step", "784-1024-1024-10", W.optimizer_step, {}, W.ENGINES))
-    out.append(("matmul", "1024x1024", W.matmul, dict(n=1024), W.ENGINES))
+        for name, factory in _KERNELS:
+            out.append((name, f"{mb / 256 if smoke else mb:g} MB", factory,
+                        dict(mbytes=mb / 256 if smoke else mb), engines))
+    opt_sizes = (32, 64, 10) if smoke else (784, 1024, 1024, 10)
+    out.append(("sgd_momentum_step", "-".join(map(str, opt_sizes)), "optimizer_step",
+                dict(sizes=opt_sizes), engines))
+    n = 64 if smoke else 1024
+    out.append(("matmul", f"{n}x{n}", "matmul", dict(n=n), engines))
     return out
 
 
-def run_suite(devices=None, quick=False, reps=20, log=print, only=None):
-    """Measure every case (or those named in ``only``) on every device; returns result rows."""
-    devices = devices or (["cpu", "cuda"] if gc.cuda.is_available() else ["cpu"])
+def jobs(devices, quick=False, reps=20, only=None, smoke=False):
+    """One job per (device, case, engine), in run order: what the worker processes run."""
     with_gpu = any(d != "cpu" for d in devices)
-    rows = []
+    out = []
     for device in devices:
-        for name, label, factory, kwargs, engines in cases(device, quick, with_gpu):
+        for name, label, factory, kwargs, engines in cases(device, quick, with_gpu, smoke):
             if only is not None and name not in only:
                 continue
-            steps, info, skipped = {}, {}, {}
             for engine in engines:
-                try:
-                    steps[engine], info = factory(engine, device, **kwargs)
-                except W.Unavailable as e:
-                    skipped[engine] = str(e)
-            times = time_interleaved(steps, device, reps=reps)
-            row = {"case": name, "params": label, "device": device, "info": info,
-                   "median_s": {e: t["median_s"] for e, t in times.items()}, "skipped": skipped}
-            rows.append(row)
-            log(f"{device:5s} {name:18s} {label:30s} " + "  ".join(
-                f"{e} {t['median_s'] * 1e3:9.3f} ms" for e, t in times.items()))
+                out.append({"id": f"{device} {name} {label} {engine}", "device": device,
+                            "case": name, "params": label, "factory": factory, "kwargs": kwargs,
+                            "engines": [engine], "reps": reps})
+    return out
+
+
+def run_suite(devices=None, quick=False, reps=20, log=print, only=None, smoke=False,
+              progress=None, worker=None, case_timeout=900, deadline=None):
+    """Measure every case (or those named in ``only``) on every device, each engine in a worker
+    process of its own; returns result rows.
+
+    ``progress``: the JSON-lines file results are appended to as they come (a run given the
+    file of an interrupted one continues it); ``worker``: the command of a worker process;
+    ``case_timeout`` (s): a case that takes longer is killed and recorded as such; ``deadline``:
+    a ``time.monotonic()`` value by which the run stops, the cases left recorded as not run.
+    """
+    devices = devices or (["cpu", "cuda"] if gc.cuda.is_available() else ["cpu"])
+    todo = jobs(devices, quick, reps, only, smoke)
+    tmp = tempfile.mkdtemp(prefix="gradcore-bench-")
+    progress = progress or os.path.join(tmp, "progress.jsonl")
+    worker = worker or [sys.executable, "-m", "gradcore.bench.worker"]
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    for engine in W.ENGINES:
+        mine = [j for j in todo if j["engines"] == [engine]]
+        if not mine:
+            continue
+        jobs_file = os.path.join(tmp, f"{engine}.json")
+        with open(jobs_file, "w") as f:
+            json.dump(mine, f)
+        if isolate.supervise(worker, progress, case_timeout=case_timeout, deadline=deadline,
+                             env={**env, isolate.JOBS_ENV: jobs_file}, log=log) == "budget":
+            break
+    return rows_from(isolate.read(progress), todo)
+
+
+def rows_from(records, todo):
+    """Result rows (one per device and case, engines side by side) from progress records."""
+    done = {r["id"]: r for r in records if r.get("event") == "done"}
+    rows = {}
+    for job in todo:
+        key = (job["device"], job["case"], job["params"])
+        row = rows.setdefault(key, {"case": job["case"], "params": job["params"],
+                                    "device": job["device"], "info": {}, "median_s": {},
+                                    "skipped": {}, "failed": {}})
+        [engine] = job["engines"]
+        rec = done.get(job["id"])
+        if rec is None:
+            row["failed"][engine] = "not run (time budget spent)"
+        elif rec["outcome"] != "ok":
+            row["failed"][engine] = f"{rec['outcome']}: {rec.get('error', '')}"
+        else:
+            row["info"] = rec["info"] or row["info"]
+            row["skipped"].update(rec["unavailable"])
+            if engine in rec["times"]:
+                row["median_s"][engine] = rec["times"][engine]["median_s"]
+    rows = list(rows.values())
     _derive(rows)
     return rows
 
@@ -182,10 +267,16 @@ def write_reports(rows, env, out_dir):
     with open(js, "w") as f:
         json.dump({"environment": env, "results": rows}, f, indent=1, default=str)
     env_lines = "\n".join(f"- {k}: {v}" for k, v in env.items())
+    banner = f"**{SMOKE}**\n\n" if env.get("smoke") else ""
+    notes = "".join(f"- {r['device']} {r['case']} {r['params']}, {e}: {why}\n"
+                    for r in rows for kind in ("failed", "skipped")
+                    for e, why in r.get(kind, {}).items())
     with open(md, "w") as f:
-        f.write(f"# gradcore benchmark results\n\n{env_lines}\n\nMedian of >= 20 interleaved "
-                "samples; ratios are gradcore time over baseline time (lower is better for "
-                f"gradcore).\n\n{_table(rows)}\n")
+        f.write(f"# gradcore benchmark results\n\n{banner}{env_lines}\n\nMedian of the samples "
+                "(>= 20 unless the command says otherwise); each engine runs in a process of its "
+                "own; ratios are gradcore time over baseline time (lower is better for "
+                f"gradcore).\n\n{_table(rows)}\n"
+                + (f"\nNot measured (engine: reason):\n\n{notes}" if notes else ""))
     written = [md, js]
     try:
         _chart(rows, png)
@@ -238,18 +329,53 @@ def _chart(rows, path):
 def quiet_openmp():
     """Make OpenMP worker threads sleep instead of spinning after each parallel region.
 
-    NOTE: PyTorch's OpenMP threads spin for a while after every op by default; interleaved with
-    other engines on a few cores they steal the CPU from whichever engine runs next (measured
-    here: +40% on a NumPy step). Must run before torch is imported; an explicit setting wins.
+    NOTE: PyTorch's OpenMP threads spin for a while after every op by default, stealing cores
+    from whatever runs next (the pytest-benchmark suite runs engines one after another in one
+    process). Must run before torch is imported; an explicit setting wins.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+# README's summary rows: (case, params) -> (workload as README names it, target)
+SUMMARY = {
+    ("mlp_step", "784-1024-1024-10 b256"): ("MLP step 784-1024-1024-10, batch 256", "<= 1.10 / <= 1.25"),
+    ("mlp_step", "784-4096-4096-4096-10 b1024"): ("MLP step 784-4096-4096-4096-10, batch 1024",
+                                                   "<= 1.10 / <= 1.25"),
+    ("chain100", "100 ops, 4x4"): ("100-op chain, forward + backward, 4x4", "<= 2.5"),
+}
+
+
+def summary(path, device="cpu"):
+    """README's summary table, regenerated from a ``results.json``."""
+    with open(path) as f:
+        rows = json.load(f)["results"]
+    def ms(r, e):
+        if e not in r["median_s"]:
+            return "n/a"
+        v = r["median_s"][e] * 1e3
+        return f"{v:.{0 if v >= 100 else 1 if v >= 10 else 2}f} ms"
+    ratio = lambda r, e: f"**{r['ratios'][e]:.2f}**" if e in r.get("ratios", {}) else ""  # noqa: E731
+    lines = ["| workload | gradcore | NumPy (hand-written) | PyTorch eager | gradcore / NumPy "
+             "| gradcore / PyTorch | target |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        name = SUMMARY.get((r["case"], r["params"]))
+        if name and r["device"] == device:
+            lines.append(f"| {name[0]} | {ms(r, 'gradcore')} | {ms(r, 'numpy')} | {ms(r, 'torch')} "
+                         f"| {ratio(r, 'gradcore/numpy')} | {ratio(r, 'gradcore/torch')} | {name[1]} |")
+    return "\n".join(lines)
 
 
 def run_cli(args):
     """Entry of ``gradcore bench``."""
     quiet_openmp()
-    env = environment()
-    rows = run_suite(quick=args.quick)
+    if args.summary:
+        print(summary(args.summary))
+        return 0
+    if args.isolation:
+        from gradcore.bench.compare import compare_isolation  # noqa: PLC0415
+        return compare_isolation(args.out, reps=args.reps)
+    env = {**environment(), "samples": args.reps}
+    rows = run_suite(quick=args.quick, reps=args.reps)
     for path in write_reports(rows, env, args.out):
         print(f"wrote {path}")
     return 0

@@ -4,10 +4,11 @@
 * each sample runs the step ``inner`` times, calibrated so a sample lasts >= ~2 ms, so launch and
   clock overheads do not swamp microsecond kernels;
 * GPU samples are bracketed by CUDA events after a synchronize (device time, not host time);
-* the engines of one case are interleaved sample by sample, so drift of the machine (clock
-  boost, another process) hits all of them alike, and the order rotates every round, so no
-  engine always runs right after another (NOTE: an engine's worker threads may spin for a
-  while after its step, e.g. OpenMP in PyTorch, and slow down whoever runs next);
+* ``gradcore bench`` times one engine per process (gradcore.bench.isolate); given several
+  engines, they are interleaved sample by sample with the order rotating every round (NOTE:
+  an engine's worker threads, OpenBLAS's after a NumPy GEMM or PyTorch's OpenMP ones, spin for
+  a while after its step and slow down whoever runs next: only ``--isolation`` still does this,
+  to show the effect);
 * the median of >= 20 samples is reported.
 """
 from __future__ import annotations

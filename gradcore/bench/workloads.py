@@ -112,6 +112,9 @@ class _NumpyMLP:
                 gstore.append(self.gflat[off:off + k].reshape(shape))
                 off += k
             self.w[-1][...] = rng.uniform(-1, 1, (o, i)) / numpy.sqrt(i)
+        self.tmp = numpy.empty(n, numpy.float32)  # lr * buf, without a temporary per step
+        self.m, self.s = numpy.empty((batch, 1), numpy.float32), numpy.empty((batch, 1), numpy.float32)
+        self.loss = None
         self.h = [x] + [numpy.empty((batch, o), numpy.float32) for o, _ in shapes]
         self.gh = [numpy.empty((batch, o), numpy.float32) for o, _ in shapes]
         self.gx = [numpy.empty((batch, i), numpy.float32) for _, i in shapes]
@@ -125,11 +128,14 @@ class _NumpyMLP:
             z += b
             if k < last:
                 numpy.maximum(z, 0, out=z)
-        logits = self.h[-1]  # softmax cross-entropy gradient: (softmax - onehot) / N, in place
-        g = self.gh[-1]
-        numpy.subtract(logits, logits.max(axis=1, keepdims=True), out=g)
+        logits, g, m, s = self.h[-1], self.gh[-1], self.m, self.s
+        # the loss, as gradcore computes it: mean(logsumexp(logits) - logits[label])
+        logits.max(axis=1, keepdims=True, out=m)
+        numpy.subtract(logits, m, out=g)
         numpy.exp(g, out=g)
-        g /= g.sum(axis=1, keepdims=True)
+        g.sum(axis=1, keepdims=True, out=s)
+        self.loss = (numpy.log(s[:, 0]) + m[:, 0] - logits[self.rows, self.y]).mean()
+        g /= s  # softmax cross-entropy gradient: (softmax - onehot) / N, in place
         g[self.rows, self.y] -= 1
         g /= len(self.y)
         for k in range(last, -1, -1):  # backward
@@ -143,7 +149,8 @@ class _NumpyMLP:
                 g[...] = gx
         self.buf *= self.momentum  # momentum SGD over the flat buffer
         self.buf += self.gflat
-        self.flat -= self.lr * self.buf
+        numpy.multiply(self.buf, self.lr, out=self.tmp)
+        self.flat -= self.tmp
 
 
 def mlp_gemms(engine, device, sizes, batch):
@@ -218,12 +225,23 @@ def activation_backward(engine, device, mbytes, act="sigmoid"):
     if engine == "gradcore":
         fn = {"sigmoid": KA.sigmoid_backward, "tanh": KA.tanh_backward, "relu": KA.relu_backward}[act]
         return (lambda: fn(y, gy, out=gx)), info
-    if engine == "numpy":
-        if act == "relu":
-            return (lambda: numpy.multiply(gy, y > 0, out=gx)), info
-        if act == "tanh":
-            return (lambda: numpy.multiply(gy, 1 - y * y, out=gx)), info
-        return (lambda: numpy.multiply(gy * y, 1 - y, out=gx)), info
+    if engine == "numpy":  # the strongest plain NumPy: into gx, no temporaries
+        mask = numpy.empty(y.shape, bool)
+
+        def step():
+            if act == "relu":
+                numpy.greater(y, 0, out=mask)
+                numpy.multiply(gy, mask, out=gx)
+            elif act == "tanh":  # gy * (1 - y * y)
+                numpy.multiply(y, y, out=gx)
+                numpy.subtract(1, gx, out=gx)
+                numpy.multiply(gx, gy, out=gx)
+            else:  # sigmoid: gy * y * (1 - y)
+                numpy.subtract(1, y, out=gx)
+                numpy.multiply(gx, y, out=gx)
+                numpy.multiply(gx, gy, out=gx)
+            return gx
+        return step, info
     torch, _ = _torch(device)
     fn = {"sigmoid": torch.ops.aten.sigmoid_backward, "tanh": torch.ops.aten.tanh_backward,
           "relu": lambda gy_, y_: torch.ops.aten.threshold_backward(gy_, y_, 0)}[act]
@@ -266,14 +284,19 @@ def softmax_xent(engine, device, mbytes, classes=1024):
             _, lse = KL.softmax_cross_entropy(z, labels, "mean")
             return KL.softmax_cross_entropy_backward(z, labels, lse, one, "mean")
         return step, info
-    if engine == "numpy":
+    if engine == "numpy":  # the loss and its gradient, as gradcore computes both; into buffers
+        p, m, s, idx = numpy.empty_like(z), numpy.empty((rows, 1), z.dtype), numpy.empty((rows, 1), z.dtype), numpy.arange(rows)
+
         def step():
-            m = z.max(axis=1, keepdims=True)
-            e = numpy.exp(z - m)
-            s = e.sum(axis=1, keepdims=True)
-            p = e / s
-            p[numpy.arange(rows), labels_host] -= 1
-            return p / rows
+            z.max(axis=1, keepdims=True, out=m)
+            numpy.subtract(z, m, out=p)
+            numpy.exp(p, out=p)
+            p.sum(axis=1, keepdims=True, out=s)
+            loss = (numpy.log(s[:, 0]) + m[:, 0] - z[idx, labels_host]).mean()
+            numpy.divide(p, s, out=p)
+            p[idx, labels_host] -= 1
+            numpy.divide(p, rows, out=p)
+            return loss, p
         return step, info
     torch, dev = _torch(device)
     zt = z.detach().clone().requires_grad_(True)
@@ -313,11 +336,13 @@ def optimizer_step(engine, device, sizes=(784, 1024, 1024, 10)):
     if engine == "numpy":
         _numpy_only(device)
         p, g, buf = numpy.ones(n, numpy.float32), numpy.full(n, 1e-3, numpy.float32), numpy.zeros(n, numpy.float32)
+        tmp = numpy.empty(n, numpy.float32)
 
         def step():
             buf.__imul__(0.9)
             buf.__iadd__(g)
-            p.__isub__(0.01 * buf)
+            numpy.multiply(buf, 0.01, out=tmp)
+            p.__isub__(tmp)
         return step, info
     torch, dev = _torch(device)
     params = [torch.nn.Parameter(torch.ones(s, device=dev)) for s in shapes]

@@ -6,10 +6,14 @@ chart of a GPU run are checked on every CI machine. The measuring side is exerci
 benchmarks/ (smoke mode) and, on a GPU, by ``gradcore bench`` itself.
 """
 import json
+import pathlib
+import sys
 
 import pytest
 
 from gradcore.bench import report
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _row(case, params, device, **median_s):
@@ -71,3 +75,54 @@ def test_a_gpu_run_measures_every_gpu_size_on_the_cpu_too():
     huge = ("mlp_step", "784-4096-4096-4096-10 b8192")
     assert cpu_with_gpu[huge] == ("gradcore",) and "torch" in gpu[huge]
     assert huge not in cpu_alone and ("copy", "256 MB") not in cpu_alone
+
+
+def test_a_quick_gpu_run_keeps_the_cpu_to_the_speedup_case():
+    gpu = {(c[0], c[1]) for c in report.cases("cuda", quick=True, with_gpu=True)}
+    cpu = [(c[0], c[1], c[4]) for c in report.cases("cpu", quick=True, with_gpu=True)]
+    assert cpu == [("mlp_step", "784-1024-1024-10 b256", ("gradcore", "numpy", "torch"))]
+    assert ("mlp_step", "784-1024-1024-10 b256") in gpu  # so it has its GPU-over-CPU speedup
+    assert {p for c, p in gpu if c == "mlp_step"} == {"784-1024-1024-10 b256", "784-4096-4096-4096-10 b1024",
+                                                        "784-4096-4096-4096-10 b8192"}
+    assert {"copy", "sigmoid_backward", "sgd_momentum_step", "chain100"} <= {c for c, _ in gpu}
+    assert all(c[4] == ("gradcore", "torch") or c[4] == ("gradcore",)
+               for c in report.cases("cuda", quick=True, with_gpu=True))  # no NumPy on a GPU
+
+
+def test_rows_say_what_was_not_measured_and_why():
+    todo = report.jobs(["cpu"], quick=True, only=("matmul",))
+    assert [j["engines"] for j in todo] == [["gradcore"], ["numpy"], ["torch"]]
+    records = [
+        {"event": "done", "id": todo[0]["id"], "outcome": "ok", "info": {"flops": 2}, "unavailable": {},
+         "times": {"gradcore": {"median_s": 0.5}}},
+        {"event": "done", "id": todo[1]["id"], "outcome": "crashed", "error": "crashed in this case"},
+    ]
+    [row] = report.rows_from(records, todo)
+    assert row["median_s"] == {"gradcore": 0.5} and row["info"] == {"flops": 2}
+    assert row["failed"] == {"numpy": "crashed: crashed in this case", "torch": "not run (time budget spent)"}
+
+
+def test_summary_regenerates_readmes_table_from_the_results_file():
+    """Every number in README's CPU summary table comes from the committed results file."""
+    results = ROOT / "benchmarks" / "results" / "cpu-2cores-2026-11-22" / "results.json"
+    table = report.summary(results)
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    assert table in readme, table
+
+
+def test_each_engine_runs_in_a_process_of_its_own(tmp_path):
+    """A stand-in worker reports its process id as the time: one process per engine, shared by
+    all of that engine's cases, never by two engines."""
+    fake = tmp_path / "worker.py"
+    fake.write_text(
+        "import json, os\nfrom gradcore.bench.isolate import append\n"
+        "progress = os.environ['GRADCORE_PROGRESS']\n"
+        "for job in json.load(open(os.environ['GRADCORE_BENCH_JOBS'])):\n"
+        "    append(progress, {'event': 'start', 'id': job['id']})\n"
+        "    append(progress, {'event': 'done', 'id': job['id'], 'outcome': 'ok', 'info': {},\n"
+        "                      'unavailable': {}, 'times': {job['engines'][0]: {'median_s': os.getpid()}}})\n")
+    rows = report.run_suite(["cpu"], quick=True, only=("matmul", "copy"), worker=[sys.executable, str(fake)],
+                            log=lambda m: None)
+    pids = {e: {r["median_s"][e] for r in rows} for e in ("gradcore", "numpy", "torch")}
+    assert len(rows) == 3 and all(len(p) == 1 for p in pids.values())
+    assert len(set.union(*pids.values())) == 3

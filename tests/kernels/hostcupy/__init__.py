@@ -17,16 +17,29 @@ into host loops that keep CuPy's semantics:
 kernel layer takes its GPU branch; like CuPy it refuses implicit conversion to NumPy
 (``numpy.asarray(a)`` raises), reductions return 0-d arrays, and ``get()`` copies to the host. Arrays are in this file, kernels in ``kernels.py``.
 
+The device is modelled in ``device.py``: a stream whose host waits are counted
+(``hostcupy.host_waits()``), a memory pool that counts live device bytes on a device of a set
+size (``HOSTCUPY_DEVICE_BYTES``, ``hostcupy.set_device_bytes``; past it, ``OutOfMemoryError``),
+and cuBLAS's float32 compute type (TF32 rounds GEMM inputs). The module namespace is an explicit
+list of names CuPy has (``_NUMPY_NAMES`` and what is defined here); anything else is an
+``AttributeError``, as on CuPy, never NumPy's namesake.
+
 What this does not model: the GPU itself (warps, races, -ftz denormal flushing, NVRTC, CUDA
 half intrinsics). tests/kernels/test_compile.py compiles the same sources with nvcc and NVRTC,
 and tests/kernels/test_gpu_kernels.py runs the same checks on a real GPU when there is one.
 """
 from __future__ import annotations
 
+import time
 import types
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from hostcupy import device as _dev
+from hostcupy.device import OutOfMemoryError, host_waits, set_device_bytes  # noqa: F401
+
+__version__ = "0+hostcupy"  # not a CuPy version: `gradcore info` shows which CuPy ran
 
 
 class _Flags:
@@ -41,6 +54,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
     __slots__ = ("_a",)
 
     def __init__(self, a):
+        _dev.pool.track(a)  # counted device memory (once per buffer; views share it)
         self._a = a
 
     # NumPy may compute with it through the operator mixin, never convert it implicitly
@@ -49,10 +63,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
                         "Please use `.get()` to construct a NumPy array explicitly.")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        inputs = [_unwrap(x) for x in inputs]
-        if "out" in kwargs:
-            kwargs["out"] = tuple(_unwrap(x) for x in kwargs["out"])
-        return _wrap(getattr(ufunc, method)(*inputs, **kwargs))
+        return _call_ufunc(ufunc, method, inputs, kwargs)
 
     shape = property(lambda self: self._a.shape)
     dtype = property(lambda self: self._a.dtype)
@@ -65,31 +76,43 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
     T = property(lambda self: ndarray(self._a.T))
     device = property(lambda self: cuda.Device(0))
 
+    # host reads: each waits for the stream (what a GPU would stall on)
     def get(self):
+        _dev.wait("get()")
         return self._a.copy()
 
     def tolist(self):
+        _dev.wait("tolist()")
         return self._a.tolist()
 
     def item(self):
+        _dev.wait("item()")
         return self._a.item()
 
     def __len__(self):
         return len(self._a)
 
     def __bool__(self):
+        _dev.wait("bool()")
         return bool(self._a)
 
     def __float__(self):
+        _dev.wait("float()")
         return float(self._a)
 
     def __int__(self):
+        _dev.wait("int()")
         return int(self._a)
 
     def __getitem__(self, index):
-        return _wrap(self._a[_unwrap(index)])
+        index = _unwrap(index)
+        if any(getattr(i, "dtype", None) == np.bool_ for i in (index if isinstance(index, tuple) else (index,))):
+            _dev.wait("boolean mask indexing")  # CuPy reads the mask's count to size the result
+        _dev.launch()
+        return _wrap(self._a[index])
 
     def __setitem__(self, index, value):
+        _dev.launch()
         self._a[_unwrap(index)] = _unwrap(value)
 
     @property
@@ -103,6 +126,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
         return _wrapped(attr) if callable(attr) else _wrap(attr)
 
     def __repr__(self):
+        _dev.wait("repr()")
         return f"hostcupy.{self._a!r}"
 
 
@@ -124,9 +148,17 @@ def _wrap(x):
     return x
 
 
+def _new(shape, dtype, fill):
+    _dev.reserve(int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    if fill is not None:
+        _dev.launch()
+    return ndarray(np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype))
+
+
 def asarray(a, dtype=None):
     if isinstance(a, ndarray):
         return a if dtype is None or np.dtype(dtype) == a.dtype else ndarray(a._a.astype(dtype))
+    _dev.launch()  # a host-to-device copy on the stream
     return ndarray(np.array(a, dtype=dtype))  # host to device: always a buffer of its own
 
 
@@ -135,20 +167,39 @@ def asnumpy(a):
 
 
 def empty(shape, dtype=np.float64):
-    return ndarray(np.empty(shape, dtype))
+    return _new(shape, dtype, None)
 
 
 def zeros(shape, dtype=np.float64):
-    return ndarray(np.zeros(shape, dtype))
+    return _new(shape, dtype, 0)
 
 
 def ones(shape, dtype=np.float64):
-    return ndarray(np.ones(shape, dtype))
+    return _new(shape, dtype, 1)
 
 
 def _wrapped(fn):
-    return lambda *args, **kwargs: _wrap(fn(*[_unwrap(a) for a in args],
-                                            **{k: _unwrap(v) for k, v in kwargs.items()}))
+    def call(*args, **kwargs):
+        _dev.launch()
+        return _wrap(fn(*[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}))
+    return call
+
+
+def _call_ufunc(ufunc, method, inputs, kwargs):
+    """A NumPy ufunc on stand-in arrays: a launch; device memory checked before NumPy allocates
+    (elementwise results have the broadcast shape); float32 GEMMs rounded to TF32 if switched on."""
+    inputs = [_unwrap(x) for x in inputs]
+    if "out" in kwargs:
+        kwargs["out"] = _unwrap(kwargs["out"])  # one array, or a tuple of them
+    elif method == "__call__" and ufunc.signature is None:
+        shape = np.broadcast_shapes(*(np.shape(x) for x in inputs))
+        itemsize = np.result_type(*inputs).itemsize
+        _dev.reserve(ufunc.nout * int(np.prod(shape)) * itemsize)
+    if ufunc is np.matmul and all(getattr(x, "dtype", None) == np.float32 for x in inputs[:2]) \
+            and _dev.linalg.get_compute_type(np.float32) == _dev.linalg.COMPUTE_TYPE_TF32:
+        inputs[:2] = [_dev.tf32_round(x) for x in inputs[:2]]
+    _dev.launch()
+    return _wrap(getattr(ufunc, method)(*inputs, **kwargs))
 
 
 class _UFunc:
@@ -158,13 +209,29 @@ class _UFunc:
         self._ufunc = ufunc
 
     def __call__(self, *args, **kwargs):
-        return _wrapped(self._ufunc)(*args, **kwargs)
+        return _call_ufunc(self._ufunc, "__call__", args, kwargs)
 
     def __getattr__(self, name):
-        return _wrapped(getattr(self._ufunc, name))
+        method = getattr(self._ufunc, name)
+        return (lambda *args, **kwargs: _call_ufunc(self._ufunc, name, args, kwargs)) \
+            if callable(method) else method
 
 
-def __getattr__(name):  # dtypes (cupy.float32) and the rest of NumPy's namespace, wrapped
+# NumPy's namesakes of what CuPy provides, as far as gradcore and its tests use them. Nothing else
+# is forwarded: a name CuPy lacks must fail here as it would on a GPU.
+_NUMPY_NAMES = frozenset("""
+    abs absolute add arange broadcast_to clip concatenate copyto cos divide exp expm1 full
+    full_like isfinite isinf isnan log log1p matmul maximum minimum multiply negative ones_like
+    power reshape sign sin split sqrt square stack subtract sum tanh where zeros_like empty_like
+    dtype result_type finfo iinfo newaxis inf nan pi
+    bool_ float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64
+""".split())
+
+
+def __getattr__(name):  # module attributes not defined in this file: the explicit list only
+    if name not in _NUMPY_NAMES:
+        raise AttributeError(f"module 'cupy' (the host stand-in) has no attribute {name!r}; "
+                             "add it to hostcupy._NUMPY_NAMES only if CuPy has it")
     attr = getattr(np, name)
     if isinstance(attr, np.ufunc):
         return _UFunc(attr)
@@ -189,45 +256,65 @@ class _Device:
         return self
 
     def synchronize(self):
-        pass
+        _dev.wait("Device.synchronize()")
 
 
-class OutOfMemoryError(MemoryError):
-    pass
+class _Event:
+    """A CUDA event on the stand-in's stream: work runs when launched, so the host clock at
+    ``record()`` is the stream's time there (for the benchmark machinery; no GPU timing)."""
+
+    def __init__(self, *args, **kwargs):
+        self.t = None
+
+    def record(self, stream=None):
+        self.t = time.perf_counter()
+
+    def synchronize(self):
+        _dev.wait("Event.synchronize()")
 
 
-class _MemoryPool:
-    """CuPy's default pool, as gradcore asks about it: nothing is ever cached here."""
-
-    def used_bytes(self):
-        return 0
-
-    def free_bytes(self):
-        return 0
-
-    def total_bytes(self):
-        return 0
-
-    def free_all_blocks(self):
-        pass
-
-
-_POOL = _MemoryPool()
+def _elapsed_ms(start, stop):
+    return (stop.t - start.t) * 1e3
 
 
 def get_default_memory_pool():
-    return _POOL
+    return _dev.pool
 
 
-# One device with 16 GiB; NVRTC "loads" (the probe in gradcore.backend asks for its version).
+_PROPERTIES = {"name": b"hostcupy (host stand-in for CuPy, not a GPU)", "major": 0, "minor": 0}
+
+# One device of HOSTCUPY_DEVICE_BYTES; NVRTC "loads" (the probe in gradcore.backend asks for its
+# version). Versions are 0: nothing here is a CUDA install.
 cuda = types.SimpleNamespace(
     Device=_Device,
-    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0,
-                                  memGetInfo=lambda: (16 << 30, 16 << 30)),
+    Event=_Event,
+    get_elapsed_time=_elapsed_ms,
+    runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: 1, getDevice=lambda: 0, memGetInfo=_dev.mem_get_info,
+        deviceSynchronize=lambda: _dev.wait("deviceSynchronize()"),
+        getDeviceProperties=lambda i: {**_PROPERTIES, "totalGlobalMem": _dev.device_bytes()},
+        runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0),
     nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0)),
     memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
 )
+_core = types.SimpleNamespace(_routines_linalg=_dev.linalg)  # what gradcore's TF32 switch uses
 
 
-# The kernels build on the arrays above, so they come last.
-from hostcupy.kernels import ElementwiseKernel, ReductionKernel  # noqa: E402,F401
+# The kernels build on the arrays above, so they come last; each call is a launch on the stream.
+from hostcupy import kernels  # noqa: E402
+
+
+class ElementwiseKernel(kernels.ElementwiseKernel):
+    __doc__ = kernels.ElementwiseKernel.__doc__
+
+    def __call__(self, *args, **kwargs):
+        _dev.launch()
+        return super().__call__(*args, **kwargs)
+
+
+class ReductionKernel(kernels.ReductionKernel):
+    __doc__ = kernels.ReductionKernel.__doc__
+
+    def __call__(self, *args, **kwargs):
+        _dev.launch()
+        return super().__call__(*args, **kwargs)
