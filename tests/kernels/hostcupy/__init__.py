@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 import types
+import weakref
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -51,11 +52,22 @@ class _Flags:
 class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
     """A NumPy array that is not one: gradcore's kernel layer sees a device array."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "__weakref__")
 
     def __init__(self, a):
         _dev.pool.track(a)  # counted device memory (once per buffer; views share it)
         self._a = a
+        if a.base is None:
+            _OWNERS[id(a)] = self
+
+    @property
+    def base(self):
+        """As CuPy's: the array that owns the memory of a view (the same object each time)."""
+        owner = self._a.base
+        if owner is None or not isinstance(owner, np.ndarray):
+            return None
+        found = _OWNERS.get(id(owner))
+        return found if found is not None and found._a is owner else ndarray(owner)
 
     # NumPy may compute with it through the operator mixin, never convert it implicitly
     def __array__(self, dtype=None, copy=None):
@@ -128,6 +140,10 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
     def __repr__(self):
         _dev.wait("repr()")
         return f"hostcupy.{self._a!r}"
+
+
+# NumPy owner array id -> its stand-in array, so `view.base is owner` holds as on CuPy
+_OWNERS = weakref.WeakValueDictionary()
 
 
 def _unwrap(x):
