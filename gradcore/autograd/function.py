@@ -113,7 +113,8 @@ class Function:
                 # Python scalars stay Python scalars, so NumPy's weak promotion keeps float32
                 foreign = foreign or type(x) not in _PY_SCALARS
                 xs.append(x)
-        record = needs_grad and STATE.grad_enabled and self.differentiable
+        state = STATE
+        record = needs_grad and state.grad_enabled and self.differentiable
         if device is None:  # no Tensor among the inputs: the first one becomes a Tensor
             inputs = (as_tensor(inputs[0]),) + inputs[1:]
             device, xs[0] = inputs[0].device, inputs[0].array
@@ -142,21 +143,27 @@ class Function:
         if record:
             self.edges = [_edge(x) for x in inputs]
             if self.saves:
-                self.saved = [(inputs[i], _version_of(inputs[i])) for i in self.saves]
+                self.saved = [(x, x._vc[0]) if isinstance(x, Tensor) else (x, 0)
+                              for x in [inputs[i] for i in self.saves]]
             if self.saves_output:
                 vc = outs[0]._vc
                 self._out = (outs[0].array, weakref.ref(outs[0]), vc, vc[0])
-            if STATE.anomaly:
-                self._trace = _user_frame()
         else:
             self.edges = ()  # used: a later call records on a copy (forward may keep state)
+        if state.special:  # forward mode or anomaly detection
+            self._special(inputs, xs, ys, outs, multi, record)
+        return outs if multi else outs[0]
+
+    def _special(self, inputs, xs, ys, outs, multi, record):
+        """The rarer duties of a call: forward-mode tangents and anomaly checks."""
+        if record and STATE.anomaly:
+            self._trace = _user_frame()
         if STATE.forward_ad and self.differentiable:
             self._push_tangents(inputs, xs, ys, outs, multi)
             if record and self.saves_output:  # saved_output() hands it on (forward over reverse)
                 self._out_tangent = outs[0].tangent
         if STATE.anomaly:
             self._check_finite(ys if multi else (ys,), "forward output")
-        return outs if multi else outs[0]
 
     def _fresh(self):
         """A new node with this op's settings (what ``__init__`` stored), for a repeated call."""

@@ -181,11 +181,11 @@ def jvp(f, primals, tangents):
         x = Tensor._make(p.array, p.device, False, None, 0)
         x.tangent = (level, t.array)
         inputs.append(x)
-    STATE.forward_ad = level
+    STATE.set("forward_ad", level)
     try:
         out = f(*inputs)
     finally:
-        STATE.forward_ad = 0
+        STATE.set("forward_ad", 0)
     outs = out if isinstance(out, tuple) else (out,)
     if STATE.grad_enabled and any(o.requires_grad for o in outs):
         # f used tensors that require grad: the tangent depends on them, so it must be a

@@ -28,6 +28,13 @@ class _State(threading.local):
     # write a leaf's gradient straight into the buffer the leaf offers (Tensor._grad_buffer).
     into_leaves = False
     anomaly = os.environ.get("GRADCORE_DETECT_ANOMALY", "") not in ("", "0")
+    # forward_ad or anomaly: the one flag an op reads on its fast path (per-thread reads cost)
+    special = anomaly
+
+    def set(self, flag, value):
+        """Set ``flag`` for this thread (and keep ``special`` in step)."""
+        setattr(self, flag, value)
+        self.special = bool(self.forward_ad) or self.anomaly
 
 
 STATE = _State()
@@ -44,11 +51,11 @@ class _Switch:
 
     def __enter__(self):
         self._prev.append(getattr(STATE, self._flag))
-        setattr(STATE, self._flag, self._value)
+        STATE.set(self._flag, self._value)
         return self
 
     def __exit__(self, *exc):
-        setattr(STATE, self._flag, self._prev.pop())
+        STATE.set(self._flag, self._prev.pop())
         return False
 
     def __call__(self, fn):
