@@ -218,6 +218,8 @@ def test_complex_tensors_cannot_require_grad():
     assert not y.requires_grad
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.abs().sum().backward()
+    with pytest.raises(TypeError, match="real floating"):
+        gc.grad(lambda z: (z * z).abs().sum())(gc.tensor([1 + 2j]))
 
 
 @pytest.mark.parametrize("data", [np.array([1, "a"], dtype=object), np.array([None, 1.0]),

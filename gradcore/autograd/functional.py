@@ -34,9 +34,9 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp"]
 def _as_variable(x):
     """(tensor to differentiate with respect to, whether it belongs to an outer graph)."""
     t = as_tensor(x)
-    if t.dtype.kind not in "fc":
-        raise TypeError(f"grad: can only differentiate with respect to floating inputs, got "
-                        f"dtype {t.dtype} (shape {t.shape})")
+    if t.dtype.kind != "f":
+        raise TypeError(f"grad: can only differentiate with respect to real floating inputs, "
+                        f"got dtype {t.dtype} (shape {t.shape})")
     if t.requires_grad:
         return t, True
     v = Tensor._make(t.array, t.device, True, None, 0)
