@@ -36,6 +36,15 @@ def require_tool(name, *fallbacks):
     pytest.skip(f"{name} not found")
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Print how many kernel variants went through CuPy's generators (test_cupy_codegen)."""
+    import cupy_codegen
+
+    line = config.stash.get(cupy_codegen.SUMMARY, None)
+    if line:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def header_act_codes():
     return dict(ACT_CODES)
