@@ -103,6 +103,11 @@ class Elementwise:
     ``raw_ndim`` declares the dimensions of ``raw`` array params that are not 1-D, as
     ``(("x", 2),)``: CuPy types a raw array as ``CArray<T, ndim>``, so a multi-index ``x[idx]``
     compiles only for the ndim it is called with (the CuPy compile check needs to know it).
+
+    ``alias_safe`` allows an input to be passed as the output itself (``bias_act(z, b, out=z)``).
+    CuPy does not copy inputs that overlap outputs, so set it only where each thread reads its
+    own element of every input before writing that same element of the output, and nothing
+    else (no ``raw`` params, no broadcast input written). The host stand-in enforces it.
     """
 
     name: str
@@ -111,6 +116,7 @@ class Elementwise:
     out_params: str
     operation: str
     raw_ndim: tuple = ()
+    alias_safe: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

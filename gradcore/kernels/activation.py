@@ -31,6 +31,7 @@ def _act_spec(act: str) -> Elementwise:
     return Elementwise(
         f"gradcore_{act}", "activation", "T x, float64 slope", "T y",
         _ACC + f"y = (T)gradcore_activate<{_ACT_CODES[act]}, A>((A)x, (A)slope);",
+        alias_safe=True,
     )
 
 
@@ -39,6 +40,7 @@ def _bias_act_spec(act: str) -> Elementwise:
     return Elementwise(
         f"gradcore_bias_{act}", "activation", "T z, T b, float64 slope", "T y",
         _ACC + f"y = (T)gradcore_activate<{_ACT_CODES[act]}, A>((A)z + (A)b, (A)slope);",
+        alias_safe=True,  # out=z: y[i] is written after z[i] and b[i % N] are read
     )
 
 
@@ -47,6 +49,7 @@ def _act_grad_spec(act: str) -> Elementwise:
     return Elementwise(
         f"gradcore_{act}_backward", "activation", "T y, T gy, float64 slope", "T gx",
         _ACC + f"gx = (T)gradcore_activate_grad<{_ACT_CODES[act]}, A>((A)y, (A)gy, (A)slope);",
+        alias_safe=True,
     )
 
 
@@ -56,10 +59,12 @@ _ACT_GRAD = {act: _act_grad_spec(act) for act in ("relu", "leaky_relu", "sigmoid
 _SOFTPLUS = Elementwise(
     "gradcore_softplus", "activation", "T x", "T y",
     _ACC + "y = (T)gradcore_softplus_fn<A>((A)x);",
+    alias_safe=True,
 )
 _SOFTPLUS_GRAD = Elementwise(
     "gradcore_softplus_backward", "activation", "T x, T gy", "T gx",
     _ACC + "gx = (T)gradcore_softplus_grad_fn<A>((A)x, (A)gy);",
+    alias_safe=True,
 )
 KERNELS = (
     *_ACT.values(), *_BIAS_ACT.values(), *_ACT_GRAD.values(), _SOFTPLUS, _SOFTPLUS_GRAD,

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,22 @@ class HostLib:
 @pytest.fixture(scope="session")
 def gxx():
     return require_tool("g++")
+
+
+@pytest.fixture
+def use_hostcupy(monkeypatch, gxx):
+    """``import cupy`` gives the host stand-in (tests/kernels/hostcupy/) for one test."""
+    import hostcupy
+
+    from gradcore.kernels import cupy_kernel, errors
+
+    monkeypatch.setattr(hostcupy.kernels, "CXX", gxx)
+    monkeypatch.setitem(sys.modules, "cupy", hostcupy)
+    monkeypatch.setattr(errors, "_ledgers", {})  # the stand-in's device 0 is not a GPU's
+    monkeypatch.setattr(errors, "_count", 0)
+    cupy_kernel.cache_clear()  # kernel objects of the other CuPy must not be reused
+    yield hostcupy
+    cupy_kernel.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,11 @@ tolerances below absorb that (and values are kept away from the denormal range w
 
 from __future__ import annotations
 
-import sys
-
-import hostcupy
 import numpy as np
 import pytest
 
 from gradcore.kernels import activation as ka
-from gradcore.kernels import cupy_kernel, errors
+from gradcore.kernels import cupy_kernel
 from gradcore.kernels import loss as kl
 from gradcore.kernels import optim as ko
 from gradcore.kernels import reduction as kr
@@ -45,13 +42,7 @@ def cp(request, monkeypatch):
             pytest.skip(why)
         yield real
         return
-    monkeypatch.setattr(hostcupy.kernels, "CXX", request.getfixturevalue("gxx"))
-    monkeypatch.setitem(sys.modules, "cupy", hostcupy)
-    monkeypatch.setattr(errors, "_ledgers", {})  # the stand-in's device 0 is not a GPU's
-    monkeypatch.setattr(errors, "_count", 0)
-    cupy_kernel.cache_clear()  # kernel objects of the other CuPy must not be reused
-    yield hostcupy
-    cupy_kernel.cache_clear()
+    yield request.getfixturevalue("use_hostcupy")
 
 
 def to_host(a):
