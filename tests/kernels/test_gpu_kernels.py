@@ -136,7 +136,12 @@ def test_sum_rows(cp, dtype):
     g[0, 0, :] = 0  # no inf/NaN in sums
     g = np.nan_to_num(g, posinf=1.0, neginf=-1.0)
     gg = cp.asarray(g)
-    for a, b in [(gg, g), (gg[:, ::2, 1:], g[:, ::2, 1:]), (gg[0, 0], g[0, 0])]:
+    wide = g.reshape(300, 9).T  # (9, 300), strided: stage 1 indexes it in place, no copy
+    tall = np.nan_to_num(sample((1000, 3), dtype, seed=7, scale=1.0), posinf=1.0, neginf=-1.0)
+    assert kr.sum_rows_plan(1000, 3) == (59, 17)  # many chunks, a short last one (14 rows)
+    for a, b in [(gg, g), (gg[:, ::2, 1:], g[:, ::2, 1:]), (gg[0, 0], g[0, 0]),
+                 (cp.asarray(g).reshape(300, 9).T, wide), (cp.asarray(tall), tall),
+                 (cp.zeros((0, 4), dtype), np.zeros((0, 4), dtype))]:
         np.testing.assert_allclose(to_host(kr.sum_rows(a)).astype(np.float64),
                                    kr.sum_rows(b).astype(np.float64),
                                    rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 100)
