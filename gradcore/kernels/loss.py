@@ -40,7 +40,9 @@ def _lse_spec(acc: str) -> Reduction:
 
 
 # reduce_type is fixed per CuPy ReductionKernel, hence one spec per accumulate type.
-_LSE = {"float": _lse_spec("float"), "double": _lse_spec("double")}
+_LOGSUMEXP_ROWS_FLOAT = _lse_spec("float")
+_LOGSUMEXP_ROWS_DOUBLE = _lse_spec("double")
+_LSE = {"float": _LOGSUMEXP_ROWS_FLOAT, "double": _LOGSUMEXP_ROWS_DOUBLE}
 
 # One thread per row. Out-of-range labels never index the logits: they mark the flag row
 # [found, value] instead and get a NaN loss, so a result used before the error is raised at the
