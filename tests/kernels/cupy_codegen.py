@@ -21,21 +21,28 @@ options are exactly what CuPy would hand NVRTC. References are to CuPy 14's sour
   post-map expressions (``map_expr.replace(old_in0, 'in0')``), and calls
   ``_SimpleCubReductionKernel_get_cached_function`` with the block size of
   ``_get_cub_block_specs``. That function is ``cdef``-private inside, so the renaming and the
-  block size are reproduced here (``cub_call``), line for line.
+  block size are reproduced here (``cub_rename``, ``cub_reduction_call``), line for line. One
+  segment length is compiled (1024, block size 256): the block size only sets the template
+  argument of ``cub::BlockReduce``.
 
 The memoized generators check the current device first; their ``__wrapped__`` (set by
 ``functools.wraps`` in ``cupy/_util.pyx``) is the same function without that check.
 ``compile_with_cache`` (``core.pyx``) prepends CuPy's headers and assembles the include options,
 then calls ``cupy.cuda.compiler._compile_module_with_cache``; that is where the source is taken.
-``compile`` then does what ``_compile_with_cache_cuda`` does on a cache miss: add ``-ftz=true``
+``compile_source`` then does what ``_compile_with_cache_cuda`` does on a cache miss: add ``-ftz=true``
 and compile with ``compile_using_nvrtc`` for the given architecture (``-arch=sm_XX``).
+
+These are CuPy's private functions: the ``cuda-compile`` extra pins CuPy 14, and a CuPy that moves
+them makes this check fail loudly (AttributeError), never pass by compiling nothing.
 
 Array metadata: an ``ndarray`` argument is described by its dtype, its dimension count after
 ``_reduce_dims``, C-contiguity and 32-bit indexing. All-contiguous arguments collapse to one
 dimension (``_reduced_view_core``); with a non-contiguous argument of two dimensions the shape is
 kept (its "ndim == 2 short cut"). So "contiguous" below is ndim 1 everywhere and "strided" is
-ndim 2 with the non-raw inputs non-contiguous (a broadcast bias or label column looks the same)
-and the allocated outputs contiguous. ``raw`` arrays are never reduced: they keep the number of
+ndim 2 with the non-raw inputs non-contiguous and the allocated outputs contiguous; "mixed"
+(kernels with two or more array inputs) is ndim 2 with the first input contiguous and the
+others not: ``bias_act(z, b)`` with a broadcast bias, the cross-entropy gradient with its
+broadcast lse and label columns. ``raw`` arrays are never reduced: they keep the number of
 dimensions the spec declares (``raw_ndim``, default 1).
 """
 
@@ -53,7 +60,7 @@ ARCHS = (80, 90)
 FLOATS = (np.float16, np.float32, np.float64)
 # Labels may come in any integer dtype (gradcore.kernels.loss only checks the kind).
 LABELS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
-LAYOUTS = ("contiguous", "strided")
+LAYOUTS = ("contiguous", "strided", "mixed")
 PATHS = ("plain", "cub")
 
 # The one-line result of the compile check, printed in the test session's summary (conftest.py).
@@ -131,9 +138,17 @@ def variants(specs):
         paths = ("elementwise",) if isinstance(spec, Elementwise) else PATHS
         for types, layout, bits, path in itertools.product(
                 type_choices(spec), LAYOUTS, (True, False), paths):
-            if path == "cub" and layout == "strided":
+            if path == "cub" and layout != "contiguous":
                 continue  # CUB only takes C-contiguous input (_can_use_cub_block_reduction)
+            if layout == "mixed" and len(_array_inputs(spec)) < 2:
+                continue  # one input: contiguous collapses to 1-D, so "mixed" is "strided"
             yield Variant(spec, types, layout, bits, path)
+
+
+def _array_inputs(spec):
+    """Names of the non-raw array inputs (not the fixed-type scalars)."""
+    fixed = set(np.sctypeDict)
+    return [name for raw, typ, name in parse_params(spec.in_params) if not raw and typ not in fixed]
 
 
 # ---------------------------------------------------------------- CuPy's generators
@@ -218,7 +233,9 @@ def elementwise_call(v):
             infos.append(_arginfo(ARG_KIND_NDARRAY, dtype, _raw_ndim(spec, name), True,
                                   v.index_32_bits))
         else:
-            contiguous = v.layout == "contiguous" or is_out
+            # mixed: the first input contiguous, the others not (a broadcast bias or column)
+            contiguous = (v.layout == "contiguous" or is_out
+                          or (v.layout == "mixed" and name == _array_inputs(spec)[0]))
             infos.append(_arginfo(ARG_KIND_NDARRAY, dtype, ndim, contiguous, v.index_32_bits))
     infos.append(_arginfo(ARG_KIND_INDEXER, None, ndim, True, v.index_32_bits))
     with _capture_compile():

@@ -4,8 +4,9 @@ The sources are CuPy's, not imitations: ``cupy_codegen`` (next to this file) fee
 generators of ``cupy/_core/_kernel.pyx``, ``_reduction.pyx`` and ``_cub_reduction.pyx`` the
 metadata of the arrays gradcore passes and takes the source where CuPy would compile it. Every
 spec of ``gradcore.kernels.registry()`` is compiled for every dtype it takes (float16/32/64
-storage, every integer label dtype), 32- and 64-bit indexing, contiguous and strided inputs,
-both reduction paths (plain and CUB), for sm_80 and sm_90.
+storage, every integer label dtype), 32- and 64-bit indexing, contiguous and strided inputs (and
+a contiguous input next to broadcast ones), both reduction paths (plain and CUB), for sm_80 and
+sm_90.
 
 Needs CuPy and NVRTC (``pip install -e ".[test,cuda-compile]"``), not a GPU. Without them the
 check skips on a developer machine and fails in CI (the ``CI`` variable is set).
@@ -68,6 +69,25 @@ def test_every_kernel_variant_compiles_through_cupy(cupy_nvrtc, request):
         f"{len(failures)} failed")
     assert len(specs) > 0 and len(jobs) > 0
     assert not failures, "\n\n".join(f"{k}:\n{log[-1500:]}" for k, log in failures.items())
+
+
+def test_array_metadata_reaches_cupys_generated_source(cupy_nvrtc):
+    """The layouts map to CuPy's CArray<T, ndim, c_contiguous, index_32_bits> as documented."""
+    from gradcore.kernels import activation
+
+    def header(layout, bits):
+        [v] = [v for v in cg.variants([activation._BIAS_RELU]) if v.layout == layout
+               and v.index_32_bits == bits and dict(v.types)["T"].__name__ == "float32"]
+        [line] = [ln for ln in cg.generate(v)[0].splitlines() if "__global__" in ln]
+        return line
+
+    assert ("const CArray<float, 1, 1, 1> _raw_z, const CArray<float, 1, 1, 1> _raw_b, "
+            "const double slope, CArray<float, 1, 1, 1> _raw_y, CIndexer<1, 1> _ind"
+            ) in header("contiguous", True)
+    assert ("const CArray<float, 2, 1, 0> _raw_z, const CArray<float, 2, 0, 0> _raw_b, "
+            "const double slope, CArray<float, 2, 1, 0> _raw_y, CIndexer<2, 0> _ind"
+            ) in header("mixed", False)
+    assert "const CArray<float, 2, 0, 1> _raw_z" in header("strided", True)
 
 
 def test_variants_cover_the_required_axes():
