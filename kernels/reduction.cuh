@@ -1,8 +1,9 @@
 // Reductions. Twin: gradcore/kernels/reduction.py.
 //
-// sum_rows needs no device function of its own: its ReductionKernel is `a + b` in the accumulate
-// type (float for half inputs), see reduction.py. The header exists so every family has one and
-// so that a future custom reduction has its home.
+// sum_rows (the bias gradient) runs in two stages, both written in reduction.py: per-chunk column
+// sums in an ElementwiseKernel (its loop indexes a raw CuPy array, so it stays in the operation
+// string), then a ReductionKernel over the chunks that combines with gradcore_add in the
+// accumulate type (float for half inputs). reduction.py explains the block arithmetic.
 #ifndef GRADCORE_REDUCTION_CUH
 #define GRADCORE_REDUCTION_CUH
 #ifndef GRADCORE_COMMON_CUH  // CuPy's preamble already pasted common.cuh in front

@@ -37,6 +37,7 @@ __all__ = [
     "optim",
     "preamble",
     "reduction",
+    "registry",
 ]
 
 # Where the .cuh files live when gradcore runs from a source tree without being installed.
@@ -97,13 +98,25 @@ def float_dtype(*arrays) -> np.dtype:
 
 @dataclasses.dataclass(frozen=True)
 class Elementwise:
-    """A ``cupy.ElementwiseKernel``: params, operation (C++), kernel name, header family."""
+    """A ``cupy.ElementwiseKernel``: params, operation (C++), kernel name, header family.
+
+    ``raw_ndim`` declares the dimensions of ``raw`` array params that are not 1-D, as
+    ``(("x", 2),)``: CuPy types a raw array as ``CArray<T, ndim>``, so a multi-index ``x[idx]``
+    compiles only for the ndim it is called with (the CuPy compile check needs to know it).
+
+    ``alias_safe`` allows an input to be passed as the output itself (``bias_act(z, b, out=z)``).
+    CuPy does not copy inputs that overlap outputs, so set it only where each thread reads its
+    own element of every input before writing that same element of the output, and nothing
+    else (no ``raw`` params, no broadcast input written). The host stand-in enforces it.
+    """
 
     name: str
     family: str
     in_params: str
     out_params: str
     operation: str
+    raw_ndim: tuple = ()
+    alias_safe: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,3 +182,17 @@ def with_out(out):
 
 # The family modules import the helpers above, so they come last.
 from gradcore.kernels import activation, loss, optim, reduction  # noqa: E402
+
+FAMILIES = (activation, loss, optim, reduction)
+
+
+def registry() -> dict[str, tuple]:
+    """Every kernel spec of the layer, by family: each family module's ``KERNELS`` tuple.
+
+    The compile checks enumerate kernels from here, so a kernel added to its module's
+    ``KERNELS`` is compiled (nvcc, and CuPy's generators + NVRTC) without touching a test.
+
+    >>> sorted(registry())
+    ['activation', 'loss', 'optim', 'reduction']
+    """
+    return {module.__name__.rsplit(".", 1)[-1]: module.KERNELS for module in FAMILIES}

@@ -3,9 +3,16 @@
 Each public function takes NumPy arrays (twin, CPU) or CuPy arrays (kernel). The twins compute in
 the accumulate dtype (float32 for float16) into ``out`` when they can, so that float32/float64
 calls make one output array and no full-size temporaries beyond a boolean mask.
+
+``TABLE`` holds one row per activation (code, twins, kernels, what backward reads); everything
+that dispatches on an activation name (here, ``gradcore.ops.activation``, ``gradcore.ops.fused``)
+reads it instead of keeping its own list.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -15,88 +22,97 @@ from gradcore.kernels import (
 from gradcore.kernels.reduction import sum_rows
 
 __all__ = [
-    "ACTIVATIONS", "bias_act", "bias_act_backward", "leaky_relu", "leaky_relu_backward", "relu",
+    "ACTIVATIONS", "TABLE", "Activation", "act_grad", "activation", "bias_act", "bias_act_backward", "leaky_relu", "leaky_relu_backward", "relu",
     "relu_backward", "sigmoid", "sigmoid_backward", "softplus", "softplus_backward",
     "tanh_backward",
 ]
 
-# Same codes as the GRADCORE_ACT_* macros in activation.cuh.
-_ACT_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4}
-ACTIVATIONS = tuple(_ACT_CODES)
-
 _ACC = "typedef gradcore_acc<T>::type A; "  # every operation computes in A, stores T
 
 
-def _act_spec(act: str) -> Elementwise:
-    return Elementwise(
-        f"gradcore_{act}", "activation", "T x, float64 slope", "T y",
-        _ACC + f"y = (T)gradcore_activate<{_ACT_CODES[act]}, A>((A)x, (A)slope);",
-    )
+def _act_kernel(name, code):
+    return Elementwise(name, "activation", "T x, float64 slope", "T y",
+                       _ACC + f"y = (T)gradcore_activate<{code}, A>((A)x, (A)slope);",
+                       alias_safe=True)
 
 
-def _bias_act_spec(act: str) -> Elementwise:
-    # b broadcasts over the leading axes of z; one read of z and b, one write of y.
-    return Elementwise(
-        f"gradcore_bias_{act}", "activation", "T z, T b, float64 slope", "T y",
-        _ACC + f"y = (T)gradcore_activate<{_ACT_CODES[act]}, A>((A)z + (A)b, (A)slope);",
-    )
+def _bias_act_kernel(name, code):
+    # b broadcasts over the leading axes of z; one read of z and b, one write of y. out=z is
+    # safe: y[i] is written after z[i] and b[i % N] are read.
+    return Elementwise(name, "activation", "T z, T b, float64 slope", "T y",
+                       _ACC + f"y = (T)gradcore_activate<{code}, A>((A)z + (A)b, (A)slope);",
+                       alias_safe=True)
 
 
-def _act_grad_spec(act: str) -> Elementwise:
+def _act_grad_kernel(name, code):
     # y is the saved output; for leaky_relu the saved input works the same (slope > 0).
     return Elementwise(
-        f"gradcore_{act}_backward", "activation", "T y, T gy, float64 slope", "T gx",
-        _ACC + f"gx = (T)gradcore_activate_grad<{_ACT_CODES[act]}, A>((A)y, (A)gy, (A)slope);",
-    )
+        name, "activation", "T y, T gy, float64 slope", "T gx",
+        _ACC + f"gx = (T)gradcore_activate_grad<{code}, A>((A)y, (A)gy, (A)slope);",
+        alias_safe=True)
 
 
-_ACT = {act: _act_spec(act) for act in ("relu", "leaky_relu", "sigmoid")}
-_BIAS_ACT = {act: _bias_act_spec(act) for act in ACTIVATIONS}
-_ACT_GRAD = {act: _act_grad_spec(act) for act in ("relu", "leaky_relu", "sigmoid", "tanh")}
-_SOFTPLUS = Elementwise(
-    "gradcore_softplus", "activation", "T x", "T y",
-    _ACC + "y = (T)gradcore_softplus_fn<A>((A)x);",
-)
-_SOFTPLUS_GRAD = Elementwise(
+# Activation codes: the GRADCORE_ACT_* macros of activation.cuh (a test checks they agree).
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
+
+# One constant per kernel, its name written out: a name in a profiler trace greps to here.
+_RELU = _act_kernel("gradcore_relu", RELU)
+_LEAKY_RELU = _act_kernel("gradcore_leaky_relu", LEAKY_RELU)
+_SIGMOID = _act_kernel("gradcore_sigmoid", SIGMOID)
+_BIAS_IDENTITY = _bias_act_kernel("gradcore_bias_identity", IDENTITY)
+_BIAS_RELU = _bias_act_kernel("gradcore_bias_relu", RELU)
+_BIAS_LEAKY_RELU = _bias_act_kernel("gradcore_bias_leaky_relu", LEAKY_RELU)
+_BIAS_SIGMOID = _bias_act_kernel("gradcore_bias_sigmoid", SIGMOID)
+_BIAS_TANH = _bias_act_kernel("gradcore_bias_tanh", TANH)
+_RELU_BACKWARD = _act_grad_kernel("gradcore_relu_backward", RELU)
+_LEAKY_RELU_BACKWARD = _act_grad_kernel("gradcore_leaky_relu_backward", LEAKY_RELU)
+_SIGMOID_BACKWARD = _act_grad_kernel("gradcore_sigmoid_backward", SIGMOID)
+_TANH_BACKWARD = _act_grad_kernel("gradcore_tanh_backward", TANH)
+_SOFTPLUS = Elementwise("gradcore_softplus", "activation", "T x", "T y",
+                        _ACC + "y = (T)gradcore_softplus_fn<A>((A)x);", alias_safe=True)
+_SOFTPLUS_BACKWARD = Elementwise(
     "gradcore_softplus_backward", "activation", "T x, T gy", "T gx",
-    _ACC + "gx = (T)gradcore_softplus_grad_fn<A>((A)x, (A)gy);",
-)
-KERNELS = (
-    *_ACT.values(), *_BIAS_ACT.values(), *_ACT_GRAD.values(), _SOFTPLUS, _SOFTPLUS_GRAD,
-)
+    _ACC + "gx = (T)gradcore_softplus_grad_fn<A>((A)x, (A)gy);", alias_safe=True)
 
 
 # ---------------------------------------------------------------- twins (accumulate dtype)
-def _copy_into(buf, src):
-    if buf is not src:
-        np.copyto(buf, src)
+# act(x) into buf; buf may be x itself (what is read later is taken before buf is written).
+def _identity_into(x, slope, buf):
+    if buf is not x:
+        np.copyto(buf, x)
 
 
-def _act_into(x, act, slope, buf):
-    """buf = act(x); buf may be x itself (masks are taken before buf is written)."""
-    if act == "identity":
-        _copy_into(buf, x)
-    elif act == "relu":
-        np.maximum(x, 0, out=buf)  # NaN propagates, like the kernel
-    elif act == "leaky_relu":
-        factor = (x > 0).astype(buf.dtype)  # 1 or slope, multiplied in: branch-free (see below)
-        factor *= 1 - slope
-        factor += slope
-        np.multiply(x, factor, out=buf)
-    elif act == "sigmoid":
-        negative = _sign_mask(x)  # taken first: buf may be x itself
-        np.abs(x, out=buf)
-        np.negative(buf, out=buf)
-        np.exp(buf, out=buf)  # z = exp(-|x|) in (0, 1]: no overflow for any x
-        r = np.add(buf, 1, out=np.empty_like(buf))  # out=: a 0-d result stays an array
-        np.reciprocal(r, out=r)  # r = 1 / (1 + z) = sigmoid(|x|)
-        buf *= r  # z * r = sigmoid(-|x|)
-        _select_negative(buf, negative, r)  # -0.0 goes either way: both sides give 0.5
-    elif act == "tanh":
-        np.tanh(x, out=buf)
-    else:
-        raise ValueError(f"unknown activation {act!r}; expected one of {ACTIVATIONS}")
-    return buf
+def _relu_into(x, slope, buf):
+    np.maximum(x, 0, out=buf)  # NaN propagates, like the kernel
+
+
+def _leaky_relu_into(x, slope, buf):
+    # = np.where(x > 0, x, slope * x). Speed: the factor (1 or slope) is multiplied in, no
+    # branch per element: about 4x faster than np.where in an ad-hoc timing (16 MB float32,
+    # noisy 2-core host); no benchmark covers leaky_relu yet.
+    factor = (x > 0).astype(buf.dtype)
+    factor *= 1 - slope
+    factor += slope
+    np.multiply(x, factor, out=buf)
+
+
+def _sigmoid_into(x, slope, buf):
+    # = np.where(x >= 0, 1 / (1 + z), z / (1 + z)) with z = exp(-|x|) in (0, 1]: no overflow
+    # for any x. Speed: selected bit for bit with integer masks (_select_negative), about 2x
+    # faster than np.where in an ad-hoc timing (16 MB float32, noisy 2-core host); no benchmark
+    # covers sigmoid forward yet.
+    negative = _sign_mask(x)  # taken first: buf may be x itself
+    np.abs(x, out=buf)
+    np.negative(buf, out=buf)
+    np.exp(buf, out=buf)
+    r = np.add(buf, 1, out=np.empty_like(buf))  # out=: a 0-d result stays an array
+    np.reciprocal(r, out=r)  # r = 1 / (1 + z) = sigmoid(|x|)
+    buf *= r  # z * r = sigmoid(-|x|)
+    _select_negative(buf, negative, r)  # -0.0 goes either way: both sides give 0.5
+
+
+def _tanh_into(x, slope, buf):
+    np.tanh(x, out=buf)
 
 
 def _sign_mask(x):
@@ -111,9 +127,8 @@ def _sign_mask(x):
 def _select_negative(buf, negative, a):
     """buf where ``negative`` (from _sign_mask), else a: bit for bit, without branches.
 
-    NOTE: NumPy's masked copy (copyto(where=)) branches per element and runs ~10x slower on the
-    random signs of real data; and/or with an all-ones/zeros word mask does not. ``a`` is
-    overwritten (scratch).
+    NOTE: NumPy's masked copy (copyto(where=)) branches per element, slow on the random signs
+    of real data; and/or with an all-ones/zeros word mask does not. ``a`` is overwritten.
     """
     if negative.dtype == bool:
         np.copyto(buf, a, where=~negative)
@@ -126,57 +141,126 @@ def _select_negative(buf, negative, a):
     return buf
 
 
-def _act_grad_into(y, gy, act, slope, buf):
-    """buf = gy * act'(from y); buf may be y or gy (what is read later is saved first)."""
-    if act == "identity":
-        _copy_into(buf, gy)
-    elif act in ("relu", "leaky_relu"):
-        # Branch-free: gy * factor with factor 1 where y > 0, else slope (0 for relu; the tie
-        # y == 0 takes the slope). NOTE: masked NumPy ops (copyto/multiply with where=) branch
-        # per element and run ~10x slower on the random masks of a ReLU layer, so the mask is
-        # multiplied in instead, and the rare inf/nan gy at a zero factor (0 * inf = nan, where
-        # the kernel gives 0) is repaired afterwards, only when it happened.
-        alive = y > 0
-        if act == "relu" or slope == 0:
-            with np.errstate(invalid="ignore"):  # inf * 0 is repaired just below
-                np.multiply(gy, alive, out=buf)
-            zero_factor = True
-        else:
-            factor = alive.astype(buf.dtype)
-            factor *= 1 - slope
-            factor += slope
-            np.multiply(gy, factor, out=buf)
-            zero_factor = False
-        if zero_factor and np.isnan(buf).any():
+# gy * act'(saved) into buf; buf may be y or gy (what is read later is taken first).
+def _identity_grad_into(y, gy, slope, buf):
+    _identity_into(gy, slope, buf)
+
+
+def _slope_grad_into(y, gy, slope, buf):
+    """relu (slope 0) and leaky_relu: gy where y > 0, else slope * gy (the tie y == 0 takes
+    the slope). = np.where(y > 0, gy, slope * gy), except that 0 * inf is 0 as in the kernel.
+
+    Speed (benchmark: ``relu_backward 16MB`` in benchmarks/test_kernels.py, and the MLP step):
+    the 0/1 mask is multiplied in; masked NumPy ops (copyto/multiply with where=) branch per
+    element, 5-8x slower on a ReLU layer's random mask in an ad-hoc timing (16 MB float32).
+    A rare inf/nan gy at a zero factor (0 * inf = nan) is repaired afterwards, only if it
+    happened.
+    """
+    alive = y > 0
+    if slope == 0:
+        with np.errstate(invalid="ignore"):  # inf * 0 is repaired just below
+            np.multiply(gy, alive, out=buf)
+        if np.isnan(buf).any():
             np.copyto(buf, 0, where=~alive & np.isnan(buf))
-    elif act == "sigmoid":
-        one_minus_y = 1 - y
-        np.multiply(gy, y, out=buf)
-        buf *= one_minus_y
-    elif act == "tanh":
-        t = np.multiply(y, y, out=np.empty_like(y))  # out=: a 0-d result stays an array
-        np.subtract(1, t, out=t)
-        np.multiply(gy, t, out=buf)
-    else:
-        raise ValueError(f"unknown activation {act!r}; expected one of {ACTIVATIONS}")
-    return buf
+        return
+    factor = alive.astype(buf.dtype)
+    factor *= 1 - slope
+    factor += slope
+    np.multiply(gy, factor, out=buf)
+
+
+def _relu_grad_into(y, gy, slope, buf):
+    _slope_grad_into(y, gy, 0.0, buf)
+
+
+def _sigmoid_grad_into(y, gy, slope, buf):
+    one_minus_y = 1 - y  # = gy * y * (1 - y)
+    np.multiply(gy, y, out=buf)
+    buf *= one_minus_y
+
+
+def _tanh_grad_into(y, gy, slope, buf):
+    t = np.multiply(y, y, out=np.empty_like(y))  # = gy * (1 - y * y); out=: 0-d stays an array
+    np.subtract(1, t, out=t)
+    np.multiply(gy, t, out=buf)
+
+
+# ---------------------------------------------------------------- the activation table
+@dataclasses.dataclass(frozen=True)
+class Activation:
+    """One activation: its code in activation.cuh, its twins and kernels, what backward reads.
+
+    ``kernel`` is act(x) alone (None where gradcore needs none: identity, and tanh, which runs
+    xp.tanh); ``curvature(s)`` is d act'/d s through the saved ``s`` (None: piecewise linear),
+    written with operators so it works on arrays and Tensors alike.
+    """
+
+    code: int
+    twin: Callable
+    grad_twin: Callable
+    kernel: Elementwise | None
+    bias_kernel: Elementwise
+    grad_kernel: Elementwise | None
+    saves: str  # "output" or "input": what the backward rule reads
+    curvature: Callable | None = None
+
+
+TABLE = {
+    "identity": Activation(IDENTITY, _identity_into, _identity_grad_into, None, _BIAS_IDENTITY,
+                           None, "output"),
+    "relu": Activation(RELU, _relu_into, _relu_grad_into, _RELU, _BIAS_RELU, _RELU_BACKWARD,
+                       "output"),
+    "leaky_relu": Activation(LEAKY_RELU, _leaky_relu_into, _slope_grad_into, _LEAKY_RELU,
+                             _BIAS_LEAKY_RELU, _LEAKY_RELU_BACKWARD, "input"),
+    "sigmoid": Activation(SIGMOID, _sigmoid_into, _sigmoid_grad_into, _SIGMOID, _BIAS_SIGMOID,
+                          _SIGMOID_BACKWARD, "output", lambda s: 1 - 2 * s),
+    "tanh": Activation(TANH, _tanh_into, _tanh_grad_into, None, _BIAS_TANH, _TANH_BACKWARD,
+                       "output", lambda s: -2 * s),
+}
+ACTIVATIONS = tuple(TABLE)
+_ACT_CODES = {name: row.code for name, row in TABLE.items()}
+KERNELS = (
+    *(row.kernel for row in TABLE.values() if row.kernel),
+    *(row.bias_kernel for row in TABLE.values()),
+    *(row.grad_kernel for row in TABLE.values() if row.grad_kernel),
+    _SOFTPLUS, _SOFTPLUS_BACKWARD,
+)
+
+
+def activation(act: str) -> Activation:
+    """The table row of ``act``; ValueError naming the choices for an unknown one."""
+    try:
+        return TABLE[act]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {act!r}; expected one of {ACTIVATIONS}") from None
 
 
 def _unary(act, x, slope, out):
     dtype = float_dtype(x)
     if not is_cpu(x):
-        return cupy_kernel(_ACT[act])(x, slope, *with_out(out))
+        return cupy_kernel(TABLE[act].kernel)(x, slope, *with_out(out))
     buf = target(out, x.shape, dtype)
-    return deliver(_act_into(x.astype(buf.dtype, copy=False), act, slope, buf), out, dtype)
+    TABLE[act].twin(x.astype(buf.dtype, copy=False), slope, buf)
+    return deliver(buf, out, dtype)
 
 
-def _backward(act, y, gy, slope, out):
-    dtype = float_dtype(y, gy)
-    if not is_cpu(y):
-        return cupy_kernel(_ACT_GRAD[act])(y, gy, slope, *with_out(out))
+def act_grad(act, s, gy, slope=0.01, out=None):
+    """gy * act'(s) from what the activation saved (``TABLE[act].saves``), in one pass;
+    "identity" gives gy itself.
+
+    >>> act_grad("tanh", np.array([0.0, 1.0]), np.array([2.0, 2.0]))
+    array([2., 0.])
+    """
+    row = activation(act)
+    if row.grad_kernel is None:
+        float_dtype(s, gy)
+        return gy
+    dtype = float_dtype(s, gy)
+    if not is_cpu(s):
+        return cupy_kernel(row.grad_kernel)(s, gy, float(slope), *with_out(out))
     acc = acc_dtype(dtype)
-    buf = target(out, np.broadcast_shapes(y.shape, gy.shape), dtype)
-    _act_grad_into(y.astype(acc, copy=False), gy.astype(acc, copy=False), act, slope, buf)
+    buf = target(out, np.broadcast_shapes(s.shape, gy.shape), dtype)
+    row.grad_twin(s.astype(acc, copy=False), gy.astype(acc, copy=False), float(slope), buf)
     return deliver(buf, out, dtype)
 
 
@@ -196,7 +280,7 @@ def relu_backward(y, gy, out=None):
     >>> relu_backward(np.array([0.0, 2.0]), np.array([5.0, 5.0]))
     array([0., 5.])
     """
-    return _backward("relu", y, gy, 0.0, out)
+    return act_grad("relu", y, gy, 0.0, out)
 
 
 def leaky_relu(x, slope, out=None):
@@ -214,7 +298,7 @@ def leaky_relu_backward(x, gy, slope, out=None):
     >>> leaky_relu_backward(np.array([0.0, 1.0]), np.array([1.0, 1.0]), 0.1)
     array([0.1, 1. ])
     """
-    return _backward("leaky_relu", x, gy, float(slope), out)
+    return act_grad("leaky_relu", x, gy, slope, out)
 
 
 def sigmoid(x, out=None):
@@ -232,7 +316,7 @@ def sigmoid_backward(y, gy, out=None):
     >>> sigmoid_backward(np.array([0.5]), np.array([1.0]))
     array([0.25])
     """
-    return _backward("sigmoid", y, gy, 0.0, out)
+    return act_grad("sigmoid", y, gy, 0.0, out)
 
 
 def tanh_backward(y, gy, out=None):
@@ -241,7 +325,7 @@ def tanh_backward(y, gy, out=None):
     >>> tanh_backward(np.array([0.0, 1.0]), np.array([2.0, 2.0]))
     array([2., 0.])
     """
-    return _backward("tanh", y, gy, 0.0, out)
+    return act_grad("tanh", y, gy, 0.0, out)
 
 
 def softplus(x, out=None):
@@ -272,17 +356,13 @@ def softplus_backward(x, gy, out=None):
     """
     dtype = float_dtype(x, gy)
     if not is_cpu(x):
-        return cupy_kernel(_SOFTPLUS_GRAD)(x, gy, *with_out(out))
+        return cupy_kernel(_SOFTPLUS_BACKWARD)(x, gy, *with_out(out))
     acc = acc_dtype(dtype)
-    s = _act_into(x.astype(acc, copy=False), "sigmoid", 0.0, np.empty(x.shape, acc))
+    s = np.empty(x.shape, acc)
+    _sigmoid_into(x.astype(acc, copy=False), 0.0, s)
     buf = target(out, np.broadcast_shapes(x.shape, gy.shape), dtype)
     np.multiply(gy.astype(acc, copy=False), s, out=buf)
     return deliver(buf, out, dtype)
-
-
-def _check_act(act):
-    if act not in _ACT_CODES:
-        raise ValueError(f"unknown activation {act!r}; expected one of {ACTIVATIONS}")
 
 
 def bias_act(z, b, act, slope=0.01, out=None):
@@ -293,16 +373,17 @@ def bias_act(z, b, act, slope=0.01, out=None):
     >>> bias_act(np.array([[-1.0, 1.0]]), np.array([0.5, 0.5]), "relu")
     array([[0. , 1.5]])
     """
-    _check_act(act)
+    row = activation(act)
     dtype = float_dtype(z, b)
     if b.ndim != 1 or z.ndim < 1 or z.shape[-1] != b.shape[0]:
         raise ValueError(f"bias_act: z {z.shape} and b {b.shape} must be (..., N) and (N,)")
     if not is_cpu(z):
-        return cupy_kernel(_BIAS_ACT[act])(z, b, float(slope), *with_out(out))
+        return cupy_kernel(row.bias_kernel)(z, b, float(slope), *with_out(out))
     acc = acc_dtype(dtype)
     buf = target(out, z.shape, dtype)
     np.add(z.astype(acc, copy=False), b.astype(acc, copy=False), out=buf)
-    return deliver(_act_into(buf, act, float(slope), buf), out, dtype)
+    row.twin(buf, float(slope), buf)
+    return deliver(buf, out, dtype)
 
 
 def bias_act_backward(y, gy, act, slope=0.01):
@@ -316,13 +397,9 @@ def bias_act_backward(y, gy, act, slope=0.01):
     >>> gz, gb
     (array([[0., 1.]]), array([0., 1.]))
     """
-    _check_act(act)
-    if act == "leaky_relu" and not slope > 0:
+    if activation(act).saves == "input" and not slope > 0:  # leaky_relu
         raise ValueError(
-            f"bias_act_backward: leaky_relu from the output needs slope > 0, got {slope}"
+            f"bias_act_backward: {act} from the output needs slope > 0, got {slope}"
         )
-    if act == "identity":
-        float_dtype(y, gy)
-        return gy, sum_rows(gy)
-    gz = _backward(act, y, gy, float(slope), None)
+    gz = act_grad(act, y, gy, slope)
     return gz, sum_rows(gz)

@@ -22,21 +22,27 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def _lse_spec(acc: str) -> Reduction:
+    # NOTE: the output is `y`, not `lse`: on its CUB path (C-contiguous logits, 128 or more
+    # classes) CuPy renames the params to in0/out0 by plain text replacement in the map and
+    # post-map expressions, and `lse` would also be replaced inside gradcore_lse_value.
+    # tests/kernels/test_cupy_codegen.py keeps the old text as a regression case.
     return Reduction(
         name="gradcore_logsumexp_rows",
         family="loss",
         in_params="T x",
-        out_params="S lse",
+        out_params="S y",
         map_expr=f"gradcore_lse_leaf<{acc}>(({acc})x)",
         reduce_expr="gradcore_lse_merge(a, b)",
-        post_map_expr="lse = (S)gradcore_lse_value(a)",
+        post_map_expr="y = (S)gradcore_lse_value(a)",
         identity=f"gradcore_lse_identity<{acc}>()",
         reduce_type=f"gradcore_lse_state<{acc}>",
     )
 
 
 # reduce_type is fixed per CuPy ReductionKernel, hence one spec per accumulate type.
-_LSE = {"float": _lse_spec("float"), "double": _lse_spec("double")}
+_LOGSUMEXP_ROWS_FLOAT = _lse_spec("float")
+_LOGSUMEXP_ROWS_DOUBLE = _lse_spec("double")
+_LSE = {"float": _LOGSUMEXP_ROWS_FLOAT, "double": _LOGSUMEXP_ROWS_DOUBLE}
 
 # One thread per row. Out-of-range labels never index the logits: they mark the flag row
 # [found, value] instead and get a NaN loss, so a result used before the error is raised at the
@@ -49,6 +55,7 @@ _PICK = Elementwise(
     "ptrdiff_t idx[] = {(ptrdiff_t)i, (ptrdiff_t)t}; "
     "loss = lse - (S)x[idx]; "
     "} else { loss = gradcore_nan<S>(); gradcore_flag_error(&bad[0], t); }",
+    raw_ndim=(("x", 2),),
 )
 
 # Over the (N, C) grid: lse, label and g come in as (N, 1) columns (g may be 0-d), so i % C is

@@ -41,25 +41,14 @@ class ActivationBackward(Function):
 
 def act_grad(act, s, gy, slope=0.01):
     """``gy * act'`` from the saved ``s`` on arrays: the fused kernel (``identity``: gy itself)."""
-    if act == "relu":
-        return K.relu_backward(s, gy)
-    if act == "sigmoid":
-        return K.sigmoid_backward(s, gy)
-    if act == "tanh":
-        return K.tanh_backward(s, gy)
-    if act == "leaky_relu":
-        return K.leaky_relu_backward(s, gy, slope)
-    return gy
+    return K.act_grad(act, s, gy, slope)
 
 
 def curvature(act, s):
     """d act'/d s written through the saved output s: sigmoid ``1 - 2s``, tanh ``-2s``, else
     None (relu, leaky_relu and identity are piecewise linear). Works on Tensors and arrays."""
-    if act == "sigmoid":
-        return 1 - 2 * s
-    if act == "tanh":
-        return -2 * s
-    return None
+    c = K.activation(act).curvature
+    return None if c is None else c(s)
 
 
 def activation_backward_vjp(node, s, gy, g):

@@ -22,7 +22,7 @@ from gradcore.tensor import Tensor
 
 __all__ = ["linear_act", "cross_entropy", "ACTIVATIONS"]
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+ACTIVATIONS = KA.ACTIVATIONS  # the kernel layer's table decides what can be fused
 
 
 class LinearAct(Function):

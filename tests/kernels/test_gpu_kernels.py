@@ -12,14 +12,11 @@ tolerances below absorb that (and values are kept away from the denormal range w
 
 from __future__ import annotations
 
-import sys
-
-import hostcupy
 import numpy as np
 import pytest
 
 from gradcore.kernels import activation as ka
-from gradcore.kernels import cupy_kernel, errors
+from gradcore.kernels import cupy_kernel
 from gradcore.kernels import loss as kl
 from gradcore.kernels import optim as ko
 from gradcore.kernels import reduction as kr
@@ -47,13 +44,7 @@ def cp(request, monkeypatch):
             pytest.skip(why)
         yield real
         return
-    monkeypatch.setattr(hostcupy.kernels, "CXX", request.getfixturevalue("gxx"))
-    monkeypatch.setitem(sys.modules, "cupy", hostcupy)
-    monkeypatch.setattr(errors, "_ledgers", {})  # the stand-in's device 0 is not a GPU's
-    monkeypatch.setattr(errors, "_count", 0)
-    cupy_kernel.cache_clear()  # kernel objects of the other CuPy must not be reused
-    yield hostcupy
-    cupy_kernel.cache_clear()
+    yield request.getfixturevalue("use_hostcupy")
 
 
 def to_host(a):
@@ -147,7 +138,12 @@ def test_sum_rows(cp, dtype):
     g[0, 0, :] = 0  # no inf/NaN in sums
     g = np.nan_to_num(g, posinf=1.0, neginf=-1.0)
     gg = cp.asarray(g)
-    for a, b in [(gg, g), (gg[:, ::2, 1:], g[:, ::2, 1:]), (gg[0, 0], g[0, 0])]:
+    wide = g.reshape(300, 9).T  # (9, 300), strided: stage 1 indexes it in place, no copy
+    tall = np.nan_to_num(sample((1000, 3), dtype, seed=7, scale=1.0), posinf=1.0, neginf=-1.0)
+    assert kr.sum_rows_plan(1000, 3) == (59, 17)  # many chunks, a short last one (14 rows)
+    for a, b in [(gg, g), (gg[:, ::2, 1:], g[:, ::2, 1:]), (gg[0, 0], g[0, 0]),
+                 (cp.asarray(g).reshape(300, 9).T, wide), (cp.asarray(tall), tall),
+                 (cp.zeros((0, 4), dtype), np.zeros((0, 4), dtype))]:
         np.testing.assert_allclose(to_host(kr.sum_rows(a)).astype(np.float64),
                                    kr.sum_rows(b).astype(np.float64),
                                    rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 100)

@@ -24,9 +24,29 @@ and cuBLAS's float32 compute type (TF32 rounds GEMM inputs). The module namespac
 list of names CuPy has (``_NUMPY_NAMES`` and what is defined here); anything else is an
 ``AttributeError``, as on CuPy, never NumPy's namesake.
 
-What this does not model: the GPU itself (warps, races, -ftz denormal flushing, NVRTC, CUDA
-half intrinsics). tests/kernels/test_compile.py compiles the same sources with nvcc and NVRTC,
-and tests/kernels/test_gpu_kernels.py runs the same checks on a real GPU when there is one.
+Where it differs from CuPy on a GPU (what a pass here does not prove):
+
+* aliasing: it copies and broadcasts the inputs before its loop, CuPy's ElementwiseKernel passes
+  the buffers themselves. So it *refuses* an input sharing memory with an output unless the
+  spec declares ``alias_safe`` and the input is the output's very view (``kernels.py``;
+  tests/kernels/test_hostcupy.py);
+* denormals: CuPy compiles with ``-ftz=true`` (float32 denormals flush to zero on the device),
+  g++ keeps them;
+* contraction: NVRTC fuses ``a * b + c`` into one FMA (one rounding) by default, the g++ build
+  rounds twice; results may differ in the last bit;
+* math library: host libm ``expf``/``log1pf``/``tanhf`` vs CUDA's device functions (different
+  ulp bounds); float16 is GCC's ``_Float16``, not CUDA's ``__half``;
+* reduction order: one fixed order (256 strided partial folds and a halving tree, or
+  sequential), while CuPy's plain path splits by its block size (512) and stride, and its CUB
+  path (C-contiguous input reduced over >= 128 trailing elements) uses ``cub::BlockReduce``:
+  float sums agree to rounding, not bit for bit;
+* no threads: one sequential loop, so races, warps and launch order are invisible;
+* indexing: always 64-bit; CuPy's 32-bit index variants are only compiled
+  (tests/kernels/test_cupy_codegen.py), never run here;
+* compilation: g++, not NVRTC; what NVRTC sees (CuPy's generated code, its CUB renaming of
+  parameters) is checked by tests/kernels/test_cupy_codegen.py, and the headers under nvcc by
+  tests/kernels/test_compile.py; tests/kernels/test_gpu_kernels.py runs the same checks on a
+  real GPU when there is one.
 """
 from __future__ import annotations
 

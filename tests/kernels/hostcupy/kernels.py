@@ -1,5 +1,15 @@
 """``ElementwiseKernel`` and ``ReductionKernel`` of the host stand-in for CuPy (see the package
-docstring): gradcore's operation strings built with g++, called with CuPy's argument rules."""
+docstring): gradcore's operation strings built with g++, called with CuPy's argument rules.
+
+Aliasing: this stand-in copies (broadcasts) its inputs before its loop, so an input that shares
+memory with an output would read old values here whatever the order; on a GPU, CuPy's
+ElementwiseKernel passes the very buffers (only its ufuncs copy overlapping inputs:
+``_copy_in_args_if_needed`` in ``cupy/_core/_kernel.pyx``), so threads may read elements that
+others already wrote. The stand-in therefore refuses an input that shares memory
+(``numpy.shares_memory``) with an output, unless the kernel's spec declares ``alias_safe`` (each
+thread reads its own element before writing that same element, and nothing else) *and* the input
+is exactly the output's view (same address, shape and strides). Reductions are never alias-safe.
+"""
 from __future__ import annotations
 
 import atexit
@@ -51,6 +61,37 @@ def parse_params(text):
         words = item.split()
         out.append((words[0] == "raw", words[-2], words[-1]))
     return out
+
+
+def _alias_safe(name):
+    """What gradcore's spec of kernel ``name`` declares (False for a kernel it does not know)."""
+    from gradcore.kernels import registry
+
+    return any(getattr(spec, "alias_safe", False) for family in registry().values()
+               for spec in family if spec.name == name)
+
+
+def _same_view(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides)
+
+
+def check_aliasing(name, in_params, ins, out_params, outs, alias_safe):
+    """Raise ValueError where an input shares memory with an output, unless alias-safe and the
+    very same view (see the module docstring)."""
+    for (_, _, in_name), a in zip(in_params, ins):
+        if not isinstance(a, ndarray):
+            continue
+        for (_, _, out_name), o in zip(out_params, outs):
+            if not np.shares_memory(a._a, o._a):
+                continue
+            if alias_safe and _same_view(a._a, o._a):
+                continue
+            why = ("is not the same view (a GPU thread would read elements others wrote)"
+                   if alias_safe else "and the kernel is not declared alias_safe")
+            raise ValueError(
+                f"{name}: input {in_name} {a.shape} shares memory with output {out_name} "
+                f"{o.shape} {why}; CuPy does not copy inputs, so this is a race on a GPU")
 
 
 def _compile(source):
@@ -125,6 +166,8 @@ class ElementwiseKernel(_Kernel):
             elif not raw and o.shape != shape:
                 raise ValueError(f"{self.name}: out shape is mismatched: {o.shape} vs {shape}")
             outs.append(o)
+        check_aliasing(self.name, self.in_params, args[: self.nin], self.out_params, outs,
+                       _alias_safe(self.name))
         values = list(args[: self.nin]) + outs
         pointers, keep, decls, loads, writebacks = [], [], [], [], []
         for k, ((raw, typ, name), a) in enumerate(zip(params, values)):
@@ -192,6 +235,7 @@ class ReductionKernel(_Kernel):
         elif out.shape != out_shape or out.dtype != want:
             raise ValueError(f"{self.name}: out is {out.shape} {out.dtype}, expected "
                              f"{out_shape} {want}")
+        check_aliasing(self.name, self.in_params, [x], self.out_params, [out], False)
         moved = np.ascontiguousarray(np.transpose(x._a, keep + list(axes)))
         n_out = int(np.prod(out_shape))
         n_red = moved.size // n_out if n_out else 0
