@@ -3,6 +3,8 @@ smooth_l1_loss, huber_loss, binary_cross_entropy (on probabilities) and kl_div, 
 ``reduction='mean' | 'sum' | 'none'`` and a module form, written with differentiable ops."""
 from __future__ import annotations
 
+import numpy
+
 from gradcore.nn.module import Module
 from gradcore.ops.math import abs as _abs
 from gradcore.ops.math import clip, exp, log, where
@@ -130,7 +132,9 @@ def binary_cross_entropy(x, target, weight=None, reduction="mean"):
                          f"values from {lo} to {hi} (use binary_cross_entropy_with_logits for "
                          f"logits)")
     # NOTE: clip after log, as PyTorch: log(0) = -inf becomes -100; its gradient there is 0.
-    loss = -(target * clip(log(x), -100, None) + (1 - target) * clip(log(1 - x), -100, None))
+    # (PyTorch's own backward divides by max(x (1 - x), 1e-12) instead: finite, and huge.)
+    with numpy.errstate(divide="ignore"):  # log(0) is expected here, not worth a warning
+        loss = -(target * clip(log(x), -100, None) + (1 - target) * clip(log(1 - x), -100, None))
     if weight is not None:
         loss = loss * weight
     return reduce_loss(loss, reduction, "binary_cross_entropy")
