@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from gradcore import backend, checks
 from gradcore.creation import empty
@@ -80,7 +81,7 @@ class Unflatten(Module):
 
 
 def _check_p(p, op):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability must be a number in [0, 1], got {p!r}")
     return float(p)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
 from gradcore.autograd.mode import no_grad
 from gradcore.ops.join import concatenate
 from gradcore.ops.shape import reshape
@@ -43,6 +45,10 @@ def _grad_segments(params):
     return segments, grads
 
 
+def _widened(a):
+    return a.astype(numpy.float32) if a.dtype.itemsize < 4 else a
+
+
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale the gradients of ``parameters`` in place so that their joint ``norm_type`` norm
     is at most ``max_norm``, as ``torch.nn.utils.clip_grad_norm_``: every gradient is multiplied
@@ -63,10 +69,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return Tensor(0.0)
     device, dtype = grads[0].device, grads[0].dtype
     # NOTE: one host read per segment; partial results combine on the host in float64.
+    # float16 is widened first: its squares overflow past |g| = 256 (an inf norm would zero
+    # every gradient); the sums accumulate in float64.
     if norm_type == math.inf:
         total = max((float(abs(s).max()) for s in segments if s.size), default=0.0)
     else:
-        total = sum(float((abs(s) ** norm_type).sum()) for s in segments) ** (1.0 / norm_type)
+        total = sum(float((abs(_widened(s)) ** norm_type).sum(dtype=numpy.float64))
+                    for s in segments) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
                            f"gradients is {total}; set error_if_nonfinite=False to clip anyway")

@@ -113,3 +113,7 @@ def test_embedding_init_and_torch_parity():
     gw = gc.tensor(a, requires_grad=True)
     (F.embedding(gc.tensor(idx), gw) ** 2).sum().backward()
     np.testing.assert_allclose(gw.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
+def test_dropout_accepts_numpy_probabilities():
+    assert gc.nn.Dropout(np.float32(0.25)).p == 0.25

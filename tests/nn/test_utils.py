@@ -116,3 +116,12 @@ def test_clip_matches_torch():
             np.testing.assert_array_equal(g.grad.numpy(), t.grad.numpy())
     np.testing.assert_array_equal(parameters_to_vector(gp).detach().numpy(),
                                   torch.nn.utils.parameters_to_vector(tp).detach().numpy())
+
+
+def test_clip_grad_norm_float16_does_not_overflow(device):
+    # |g|² overflows float16 past 256: computed there, the norm is inf and every gradient is
+    # scaled by max_norm / inf = 0. Widened first, it is exact.
+    p = gc.nn.Parameter(gc.zeros(2, dtype="float16", device=device))
+    p.grad = gc.tensor([300.0, 400.0], dtype="float16", device=device)
+    assert clip_grad_norm_([p], 50.0).item() == 500.0
+    np.testing.assert_allclose(p.grad.numpy().astype(np.float64), [30.0, 40.0], rtol=1e-3)
