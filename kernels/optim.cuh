@@ -1,5 +1,5 @@
 // The pieces that several optimizer kernels share. Each variant (SGD, momentum SGD, Nesterov,
-// Adam, AdamW) is its own small kernel in gradcore/kernels/optim.py, whose operation string
+// Adam, AdamW, the four RMSprops, Adagrad, Adadelta) is its own small kernel in gradcore/kernels/optim.py, whose operation string
 // reads as the update rule; the NumPy twins there are the specification.
 // Hyperparameters arrive as float64 and are folded on the host where they depend on the step
 // (lr / (1 - beta1^t), sqrt(1 - beta2^t)), exactly as PyTorch folds them in Python floats.

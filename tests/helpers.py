@@ -127,6 +127,55 @@ def adam_reference(p, grads, lr, beta1, beta2, eps, weight_decay, decoupled):
         yield p
 
 
+def rmsprop_reference(p, grads, lr, alpha, eps, weight_decay=0.0, momentum=0.0, centered=False):
+    """PyTorch's RMSprop written out in float64: yields the parameters after each step; a
+    gradient of None skips the step (and leaves the state alone)."""
+    p = np.array(p, np.float64)
+    sq, ga, buf = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for g in grads:
+        if g is not None:
+            g = np.asarray(g, np.float64) + weight_decay * p
+            sq = alpha * sq + (1 - alpha) * g * g
+            if centered:
+                ga = alpha * ga + (1 - alpha) * g
+                avg = np.sqrt(sq - ga * ga) + eps
+            else:
+                avg = np.sqrt(sq) + eps
+            if momentum:
+                buf = momentum * buf + g / avg
+                p = p - lr * buf
+            else:
+                p = p - lr * g / avg
+        yield p
+
+
+def adagrad_reference(p, grads, lr, lr_decay=0.0, weight_decay=0.0, initial=0.0, eps=1e-10):
+    """PyTorch's Adagrad in float64 (step count t per parameter: a None gradient skips)."""
+    p = np.array(p, np.float64)
+    s, t = np.full_like(p, initial), 0
+    for g in grads:
+        if g is not None:
+            t += 1
+            g = np.asarray(g, np.float64) + weight_decay * p
+            s = s + g * g
+            p = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
+        yield p
+
+
+def adadelta_reference(p, grads, lr, rho, eps, weight_decay=0.0):
+    """PyTorch's Adadelta in float64; a None gradient skips the step."""
+    p = np.array(p, np.float64)
+    sq, acc = np.zeros_like(p), np.zeros_like(p)
+    for g in grads:
+        if g is not None:
+            g = np.asarray(g, np.float64) + weight_decay * p
+            sq = rho * sq + (1 - rho) * g * g
+            d = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+            acc = rho * acc + (1 - rho) * d * d
+            p = p - lr * d
+        yield p
+
+
 def load_script(path):
     """Import a file that is not part of a package (examples/*.py, docs/*.py) as a module."""
     path = pathlib.Path(path)

@@ -10,7 +10,8 @@ and dataset readers that return NumPy arrays (the packaged MNIST subset, MNIST-s
 """
 from gradcore.data.datasets import (MNIST5K_SHA256, load_idx_dataset, load_mnist5k, read_idx,
                                     stratified_split)
+from gradcore.data.dataset import Dataset, TensorDataset, collate
 from gradcore.data.loader import DataLoader
 
-__all__ = ["DataLoader", "load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "collate", "load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
            "MNIST5K_SHA256"]

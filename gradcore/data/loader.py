@@ -1,4 +1,5 @@
-"""``DataLoader``: batches of equal-length arrays as Tensors on a device, reproducibly shuffled.
+"""``DataLoader``: batches of equal-length arrays (or of a :class:`Dataset`'s samples) as Tensors
+on a device, reproducibly shuffled.
 
 Each batch reaches the GPU with one host-to-device copy per array: the rows are gathered on the
 host into one contiguous buffer, which is then sent in a single transfer (never one copy per
@@ -12,19 +13,28 @@ import math
 import numpy
 
 from gradcore import backend, checks
+from gradcore.data.dataset import Dataset, TensorDataset, collate
 from gradcore.tensor import Tensor
 
 __all__ = ["DataLoader"]
 
 # "auto" keeps the dataset on the GPU only when it leaves most of the memory for the model
 _RESIDENT_FRACTION = 0.25
+_DEFAULT = object()  # batch_size not given: 32 for arrays, 1 for a Dataset (as PyTorch)
 
 
 class DataLoader:
     """Iterate over ``arrays`` (same first dimension) in batches of Tensors on ``device``.
 
+    PyTorch's form works too: ``DataLoader(dataset, batch_size=..., shuffle=...)`` with a
+    :class:`~gradcore.data.Dataset`. A :class:`~gradcore.data.TensorDataset` is batched like
+    arrays (whole batches gathered at once); any other Dataset is read sample by sample and
+    each field stacked (:func:`~gradcore.data.collate`) into one host array, sent with one copy.
+    ``.dataset`` is the dataset (for arrays, a TensorDataset of them).
+
     - ``batch_size``: rows per batch; ``None`` gives one batch of everything (full batch),
       ``1`` single samples (stochastic mode). The last batch is smaller unless ``drop_last``.
+      The default is 32 for arrays and 1 for a Dataset (PyTorch's default).
     - ``shuffle``: a new permutation every epoch (every ``iter()``), drawn from the loader's own
       ``numpy.random.Generator``. ``seed`` fixes the sequence of epochs; with ``seed=None`` the
       seed is drawn once from gradcore's generator, so :func:`gradcore.manual_seed` fixes it too.
@@ -44,12 +54,31 @@ class DataLoader:
     >>> loader = gc.data.DataLoader(x, y, batch_size=2, device="cpu")
     >>> len(loader), [yb.tolist() for _, yb in loader]
     (3, [[0, 1], [2, 3], [4]])
+    >>> ds = gc.data.TensorDataset(gc.tensor(x), gc.tensor(y))
+    >>> loader = gc.data.DataLoader(ds, batch_size=4, shuffle=True)
+    >>> loader.dataset is ds, [len(yb) for _, yb in loader]
+    (True, [4, 1])
     """
 
-    def __init__(self, *arrays, batch_size=32, shuffle=False, drop_last=False, seed=None,
+    def __init__(self, *arrays, batch_size=_DEFAULT, shuffle=False, drop_last=False, seed=None,
                  device=None, resident="auto"):
         if not arrays:
             raise ValueError("DataLoader: expected at least one array")
+        self.dataset = None
+        if any(isinstance(a, Dataset) for a in arrays):
+            if len(arrays) != 1:
+                raise TypeError(f"DataLoader: a Dataset comes alone, got {len(arrays)} positional "
+                                "arguments (pass batch_size, shuffle... by keyword)")
+            self.dataset = arrays[0]
+            if batch_size is _DEFAULT:
+                batch_size = 1  # PyTorch's default for DataLoader(dataset)
+            if isinstance(self.dataset, TensorDataset):
+                arrays = self.dataset.tensors
+        if batch_size is _DEFAULT:
+            batch_size = 32
+        if self.dataset is not None and not isinstance(self.dataset, TensorDataset):
+            self._init_dataset(batch_size, shuffle, drop_last, seed, device)
+            return
         arrays = [a.array if isinstance(a, Tensor) else a for a in arrays]
         arrays = [a if _is_array(a) else numpy.asarray(a) for a in arrays]
         shapes = [tuple(a.shape) for a in arrays]
@@ -82,6 +111,28 @@ class DataLoader:
         else:  # C-contiguous rows so a host gather is a plain memcpy per row
             self._arrays = [numpy.ascontiguousarray(backend.to_device(a, backend.CPU))
                             for a in arrays]
+        if self.dataset is None:  # the arrays as PyTorch's TensorDataset (no copy)
+            self.dataset = TensorDataset(*(Tensor._make(a, backend.device_of(a), False, None, 0)
+                                           for a in self._arrays))
+        self._init_order(seed)
+
+    def _init_dataset(self, batch_size, shuffle, drop_last, seed, device):
+        """A general Dataset: samples are fetched one by one and collated per batch."""
+        n = len(self.dataset)
+        if n == 0:
+            raise ValueError(f"DataLoader: the dataset {type(self.dataset).__name__} is empty")
+        if not checks.is_integer(batch_size) or batch_size <= 0:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        self.num_samples, self.batch_size = n, int(batch_size)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        if self.drop_last and self.batch_size > n:
+            raise ValueError(f"DataLoader: drop_last=True with batch_size={batch_size} larger "
+                             f"than the {n} samples would yield no batch")
+        self.device = backend.device(device) if device is not None else backend.get_default_device()
+        self.resident, self._arrays = False, None
+        self._init_order(seed)
+
+    def _init_order(self, seed):
         if seed is None:
             seed = int(backend.random_state().integers(2**63))
         self._rng = numpy.random.default_rng(checks.seed(seed, "DataLoader"))
@@ -121,7 +172,13 @@ class DataLoader:
         for b in range(start, len(self)):
             lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.num_samples)
             rows = slice(lo, hi) if order is None else order[lo:hi]
-            batch = tuple(self._gather(a, rows) for a in self._arrays)
+            if self._arrays is None:  # a general Dataset: one sample at a time, then stacked
+                indices = range(lo, hi) if order is None else order[lo:hi].tolist()
+                fields = collate([self.dataset[i] for i in indices])
+                batch = tuple(Tensor._make(backend.to_device(f, self.device), self.device, False,
+                                           None, 0) for f in fields)
+            else:
+                batch = tuple(self._gather(a, rows) for a in self._arrays)
             if epoch == self.epoch:  # an older, abandoned iterator does not move the position
                 self._position = b + 1
             yield batch

@@ -7,6 +7,12 @@
 | `gradcore_nesterov_update` | buf as above; param -= lr * (g + momentum * buf) |
 | `gradcore_adam_update` | m, v moments of g; param -= step_size * m / (sqrt(v) / bc2_sqrt + eps) |
 | `gradcore_adamw_update` | the same from grad itself, after param *= 1 - lr * weight_decay |
+| `gradcore_rmsprop_update` | sq = alpha * sq + (1 - alpha) * g²; param -= lr * g / (sqrt(sq) + eps) |
+| `gradcore_centered_rmsprop_update` | also ga = alpha * ga + (1 - alpha) * g; sqrt(sq - ga²) instead |
+| `gradcore_momentum_rmsprop_update` | buf = momentum * buf + g / (sqrt(sq) + eps); param -= lr * buf |
+| `gradcore_centered_momentum_rmsprop_update` | both of the above |
+| `gradcore_adagrad_update` | s += g²; param -= clr * g / (sqrt(s) + eps), clr = lr / (1 + (t - 1) lr_decay) |
+| `gradcore_adadelta_update` | sq as RMSprop (rate rho); d = sqrt(acc + eps) / sqrt(sq + eps) * g; acc = rho * acc + (1 - rho) * d²; param -= lr * d |
 
 Each kernel has a NumPy twin below (``_sgd_update`` ...) that is its specification and the CPU
 path. All arrays are 1-D buffers of one float dtype (or contiguous stretches of them); float16
@@ -22,7 +28,7 @@ import numpy as np
 
 from gradcore.kernels import Elementwise, acc_dtype, cupy_kernel, float_dtype, is_cpu
 
-__all__ = ["adam_step", "sgd_step"]
+__all__ = ["adadelta_step", "adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
 _ACC = "typedef gradcore_acc<T>::type A; "
 _L2 = "const A g = gradcore_l2((A)grad, (A)param, (A)weight_decay); "
@@ -57,7 +63,57 @@ _ADAMW_UPDATE = Elementwise(
     _ACC + "const A g = (A)grad; " + _ADAM_DIRECTION
     + "param = (T)((A)param * (A)decay - (A)step_size * d);",
 )
-KERNELS = (_SGD_UPDATE, _MOMENTUM_SGD_UPDATE, _NESTEROV_UPDATE, _ADAM_UPDATE, _ADAMW_UPDATE)
+
+
+def _ema_sq(avg, rate, out="sq"):
+    """``out = rate * avg + (1 - rate) * g²``, stored back into ``avg`` (RMSprop, Adadelta)."""
+    return (f"const A {out} = (A){rate} * (A){avg} + (A)(1 - {rate}) * g * g; "
+            f"{avg} = (T){out}; ")
+
+
+_RMS_PARAMS = "T grad, float64 lr, float64 alpha, float64 eps, float64 weight_decay"
+_RMS_PLAIN = _ema_sq("square_avg", "alpha") + "const A avg = gradcore_sqrt(sq) + (A)eps; "
+_RMS_CENTERED = (_ema_sq("square_avg", "alpha")
+                 + "const A ga = (A)alpha * (A)grad_avg + (A)(1 - alpha) * g; grad_avg = (T)ga; "
+                 "const A avg = gradcore_sqrt(sq - ga * ga) + (A)eps; ")
+_RMS_STEP = "param = (T)((A)param - (A)lr * g / avg);"
+_RMS_MOMENTUM_STEP = ("const A b = (A)momentum * (A)buf + g / avg; buf = (T)b; "
+                      "param = (T)((A)param - (A)lr * b);")
+
+_RMSPROP_UPDATE = Elementwise(
+    "gradcore_rmsprop_update", "optim", _RMS_PARAMS, "T param, T square_avg",
+    _ACC + _L2 + _RMS_PLAIN + _RMS_STEP,
+)
+_CENTERED_RMSPROP_UPDATE = Elementwise(
+    "gradcore_centered_rmsprop_update", "optim", _RMS_PARAMS, "T param, T square_avg, T grad_avg",
+    _ACC + _L2 + _RMS_CENTERED + _RMS_STEP,
+)
+_MOMENTUM_RMSPROP_UPDATE = Elementwise(
+    "gradcore_momentum_rmsprop_update", "optim", _RMS_PARAMS + ", float64 momentum",
+    "T param, T square_avg, T buf", _ACC + _L2 + _RMS_PLAIN + _RMS_MOMENTUM_STEP,
+)
+_CENTERED_MOMENTUM_RMSPROP_UPDATE = Elementwise(
+    "gradcore_centered_momentum_rmsprop_update", "optim", _RMS_PARAMS + ", float64 momentum",
+    "T param, T square_avg, T grad_avg, T buf", _ACC + _L2 + _RMS_CENTERED + _RMS_MOMENTUM_STEP,
+)
+_ADAGRAD_UPDATE = Elementwise(
+    "gradcore_adagrad_update", "optim", "T grad, float64 clr, float64 eps, float64 weight_decay",
+    "T param, T state_sum",
+    _ACC + _L2 + "const A s = (A)state_sum + g * g; state_sum = (T)s; "
+    "param = (T)((A)param - (A)clr * g / (gradcore_sqrt(s) + (A)eps));",
+)
+_ADADELTA_UPDATE = Elementwise(
+    "gradcore_adadelta_update", "optim",
+    "T grad, float64 lr, float64 rho, float64 eps, float64 weight_decay",
+    "T param, T square_avg, T acc_delta",
+    _ACC + _L2 + _ema_sq("square_avg", "rho")
+    + "const A d = gradcore_sqrt((A)acc_delta + (A)eps) / gradcore_sqrt(sq + (A)eps) * g; "
+    "const A ad = (A)rho * (A)acc_delta + (A)(1 - rho) * d * d; acc_delta = (T)ad; "
+    "param = (T)((A)param - (A)lr * d);",
+)
+KERNELS = (_SGD_UPDATE, _MOMENTUM_SGD_UPDATE, _NESTEROV_UPDATE, _ADAM_UPDATE, _ADAMW_UPDATE,
+           _RMSPROP_UPDATE, _CENTERED_RMSPROP_UPDATE, _MOMENTUM_RMSPROP_UPDATE,
+           _CENTERED_MOMENTUM_RMSPROP_UPDATE, _ADAGRAD_UPDATE, _ADADELTA_UPDATE)
 
 
 # ---- the twins: the specification, one per kernel, in place on their outputs -----------------
@@ -105,9 +161,71 @@ def _adamw_update(grad, param, m, v, *, step_size, beta1, beta2, eps, bc2_sqrt, 
     param -= step_size * _adam_direction(grad, m, v, beta1, beta2, eps, bc2_sqrt)
 
 
+# The twins below repeat their kernel's operations in its order (a * b + c as a *= ...; += ...),
+# so that the host stand-in, which compiles the kernels without FMA, agrees bit for bit.
+def _ema_sq_twin(avg, g, rate):
+    avg *= rate
+    avg += (1.0 - rate) * g * g
+
+
+def _rms_avg(g, square_avg, grad_avg, alpha, eps):
+    _ema_sq_twin(square_avg, g, alpha)
+    if grad_avg is None:
+        return np.sqrt(square_avg) + eps
+    grad_avg *= alpha
+    grad_avg += (1.0 - alpha) * g
+    return np.sqrt(square_avg - grad_avg * grad_avg) + eps
+
+
+def _rmsprop_update(grad, param, square_avg, *, lr, alpha, eps, weight_decay):
+    g = _l2(grad, param, weight_decay)
+    param -= lr * g / _rms_avg(g, square_avg, None, alpha, eps)
+
+
+def _centered_rmsprop_update(grad, param, square_avg, grad_avg, *, lr, alpha, eps, weight_decay):
+    g = _l2(grad, param, weight_decay)
+    param -= lr * g / _rms_avg(g, square_avg, grad_avg, alpha, eps)
+
+
+def _momentum_rmsprop_update(grad, param, square_avg, buf, *, lr, alpha, eps, weight_decay,
+                             momentum):
+    g = _l2(grad, param, weight_decay)
+    avg = _rms_avg(g, square_avg, None, alpha, eps)
+    buf *= momentum
+    buf += g / avg
+    param -= lr * buf
+
+
+def _centered_momentum_rmsprop_update(grad, param, square_avg, grad_avg, buf, *, lr, alpha, eps,
+                                      weight_decay, momentum):
+    g = _l2(grad, param, weight_decay)
+    avg = _rms_avg(g, square_avg, grad_avg, alpha, eps)
+    buf *= momentum
+    buf += g / avg
+    param -= lr * buf
+
+
+def _adagrad_update(grad, param, state_sum, *, clr, eps, weight_decay):
+    g = _l2(grad, param, weight_decay)
+    state_sum += g * g
+    param -= clr * g / (np.sqrt(state_sum) + eps)
+
+
+def _adadelta_update(grad, param, square_avg, acc_delta, *, lr, rho, eps, weight_decay):
+    g = _l2(grad, param, weight_decay)
+    _ema_sq_twin(square_avg, g, rho)
+    d = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
+    _ema_sq_twin(acc_delta, d, rho)
+    param -= lr * d
+
+
 TWINS = {_SGD_UPDATE: _sgd_update, _MOMENTUM_SGD_UPDATE: _momentum_sgd_update,
          _NESTEROV_UPDATE: _nesterov_update, _ADAM_UPDATE: _adam_update,
-         _ADAMW_UPDATE: _adamw_update}
+         _ADAMW_UPDATE: _adamw_update, _RMSPROP_UPDATE: _rmsprop_update,
+         _CENTERED_RMSPROP_UPDATE: _centered_rmsprop_update,
+         _MOMENTUM_RMSPROP_UPDATE: _momentum_rmsprop_update,
+         _CENTERED_MOMENTUM_RMSPROP_UPDATE: _centered_momentum_rmsprop_update,
+         _ADAGRAD_UPDATE: _adagrad_update, _ADADELTA_UPDATE: _adadelta_update}
 
 # NOTE: the twins run over BLOCK elements at a time (512 KiB per float32 array: cache-sized, the
 # 2-core EPYC measured has 1 MiB of L2 per core), so no temporary is as large as the model, and
@@ -207,3 +325,53 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step, deco
     _check_flat("adam_step", param, grad, m, v)
     h = adam_hyperparameters(lr, beta1, beta2, eps, weight_decay, step, decoupled)
     _update(_ADAMW_UPDATE if decoupled else _ADAM_UPDATE, grad, (param, m, v), **h)
+
+
+def rmsprop_step(param, grad, square_avg, lr, alpha, eps, weight_decay=0.0, momentum=0.0,
+                 grad_avg=None, buf=None):
+    """One PyTorch RMSprop step, in place on param and the state; ``grad_avg`` given means
+    centered, ``momentum != 0`` needs ``buf``. grad is left untouched.
+
+    >>> p, g, sq = np.ones(1), np.full(1, 2.0), np.zeros(1)
+    >>> rmsprop_step(p, g, sq, lr=0.01, alpha=0.99, eps=1e-8); sq, p.round(6)  # 0.01 * 4; 1 - 0.01 * 2 / 0.2
+    (array([0.04]), array([0.9]))
+    """
+    scalars = dict(lr=float(lr), alpha=float(alpha), eps=float(eps), weight_decay=float(weight_decay))
+    state = [square_avg] + ([grad_avg] if grad_avg is not None else [])
+    if float(momentum) != 0:
+        if buf is None:
+            raise ValueError("rmsprop_step: momentum != 0 needs a momentum buffer")
+        spec = _CENTERED_MOMENTUM_RMSPROP_UPDATE if grad_avg is not None else _MOMENTUM_RMSPROP_UPDATE
+        state.append(buf)
+        scalars["momentum"] = float(momentum)
+    else:
+        spec = _CENTERED_RMSPROP_UPDATE if grad_avg is not None else _RMSPROP_UPDATE
+    _check_flat("rmsprop_step", param, grad, *state)
+    _update(spec, grad, (param, *state), **scalars)
+
+
+def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step):
+    """One PyTorch Adagrad step (step ``step``, 1-based, for the learning-rate decay), in place.
+
+    >>> p, g, s = np.ones(1), np.full(1, 2.0), np.zeros(1)
+    >>> adagrad_step(p, g, s, lr=0.1, lr_decay=0.0, eps=1e-10, weight_decay=0.0, step=1); s, p
+    (array([4.]), array([0.9]))
+    """
+    if isinstance(step, bool) or int(step) != step or step < 1:
+        raise ValueError(f"adagrad_step: step must be an integer >= 1, got {step!r}")
+    _check_flat("adagrad_step", param, grad, state_sum)
+    clr = float(lr) / (1.0 + (int(step) - 1) * float(lr_decay))
+    _update(_ADAGRAD_UPDATE, grad, (param, state_sum), clr=clr, eps=float(eps),
+            weight_decay=float(weight_decay))
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay=0.0):
+    """One PyTorch Adadelta step, in place on param, square_avg and acc_delta.
+
+    >>> p, g, sq, acc = np.ones(1), np.ones(1), np.zeros(1), np.zeros(1)
+    >>> adadelta_step(p, g, sq, acc, lr=1.0, rho=0.9, eps=1e-6); sq, (1 - p).round(6)  # sqrt(1e-6 / 0.1)
+    (array([0.1]), array([0.003162]))
+    """
+    _check_flat("adadelta_step", param, grad, square_avg, acc_delta)
+    _update(_ADADELTA_UPDATE, grad, (param, square_avg, acc_delta), lr=float(lr), rho=float(rho),
+            eps=float(eps), weight_decay=float(weight_decay))

@@ -1,16 +1,23 @@
 """Stateless layer functions and losses (``gc.nn.functional``, conventionally imported as F)."""
 from __future__ import annotations
 
-from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
+from gradcore.nn.activation import gelu, silu, softplus
+from gradcore.nn.basic import dropout, embedding
+from gradcore.nn.losses import (binary_cross_entropy, check_same_shape, huber_loss, kl_div,
+                                l1_loss, nll_loss, reduce_loss, smooth_l1_loss)
+from gradcore.nn.normalization import batch_norm, layer_norm
+from gradcore.ops.activation import leaky_relu, relu, sigmoid, tanh
+from gradcore.ops.activation import softplus as _softplus
 from gradcore.ops.fused import ACTIVATIONS, cross_entropy, linear_act
 from gradcore.ops.linalg import linear as _linear
-from gradcore.ops.reduction import mean as _mean
 from gradcore.ops.reduction import sum as _sum
 from gradcore.ops.softmax import log_softmax, softmax
 
-__all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "softmax",
-           "log_softmax", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
-           "l2_penalty", "ACTIVATIONS"]
+__all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "gelu", "silu",
+           "softmax", "log_softmax", "dropout", "embedding", "layer_norm", "batch_norm",
+           "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "l1_loss",
+           "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div", "l2_penalty",
+           "ACTIVATIONS"]
 
 _APPLY = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
 
@@ -40,22 +47,6 @@ def linear(x, weight, bias=None, activation=None, negative_slope=0.01):
     return leaky_relu(y, negative_slope) if act == "leaky_relu" else _APPLY[act](y)
 
 
-def _reduce(loss, reduction, op):
-    if reduction == "mean":
-        return _mean(loss)
-    if reduction == "sum":
-        return _sum(loss)
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _check_same_shape(x, target, op):
-    if tuple(x.shape) != tuple(getattr(target, "shape", ())):
-        raise ValueError(f"{op}: input of shape {x.shape} and target of shape "
-                         f"{getattr(target, 'shape', ())} must have the same shape")
-
-
 def mse_loss(x, target, reduction="mean"):
     """Squared error (x - target)², averaged (or summed) over all elements.
 
@@ -63,9 +54,9 @@ def mse_loss(x, target, reduction="mean"):
     >>> gc.nn.functional.mse_loss(gc.tensor([1.0, 3.0]), gc.tensor([0.0, 0.0])).item()
     5.0
     """
-    _check_same_shape(x, target, "mse_loss")
+    check_same_shape(x, target, "mse_loss")
     d = x - target
-    return _reduce(d * d, reduction, "mse_loss")
+    return reduce_loss(d * d, reduction, "mse_loss")
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
@@ -76,8 +67,8 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     >>> gc.nn.functional.binary_cross_entropy_with_logits(logits, target).item()  # no overflow
     0.0
     """
-    _check_same_shape(logits, target, "binary_cross_entropy_with_logits")
-    return _reduce(softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
+    check_same_shape(logits, target, "binary_cross_entropy_with_logits")
+    return reduce_loss(_softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
 
 
 def l2_penalty(parameters, weight_decay):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
 from gradcore import backend
 
 __all__ = ["calculate_gain", "normal_", "uniform_", "zeros_", "ones_", "constant_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"]
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -163,3 +165,31 @@ def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="relu"):
     0.1
     """
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity))
+
+
+def orthogonal_(t, gain=1.0):
+    """A (semi-)orthogonal matrix times ``gain``, as ``torch.nn.init.orthogonal_`` (Saxe et
+    al. 2013): the tensor is seen as (shape[0], rest) and gets orthonormal rows or columns,
+    whichever are fewer, from the QR factorization of a Gaussian matrix (signs fixed by R's
+    diagonal, so the distribution is uniform over orthogonal matrices). Drawn on the host.
+
+    >>> import gradcore as gc, numpy as np
+    >>> gc.manual_seed(0)
+    >>> w = gc.nn.init.orthogonal_(gc.empty(3, 5)).numpy()
+    >>> bool(np.allclose(w @ w.T, np.eye(3), atol=1e-6))
+    True
+    """
+    if t.ndim < 2:
+        raise ValueError(f"orthogonal_: needs a tensor of at least 2 dimensions, got shape {t.shape}")
+    rows = t.shape[0]
+    cols = t.size // rows if rows else 0
+    if t.size == 0:
+        return t
+    flat = backend.random_state().standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = numpy.linalg.qr(flat)
+    q *= numpy.sign(numpy.diag(r))  # QR is unique only up to these signs
+    if rows < cols:
+        q = q.T
+    return _fill(t, (gain * q).reshape(t.shape))

@@ -30,12 +30,20 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  "assigning attributes")
+        if name in self._buffers:  # self.running_mean = t replaces the buffer, as PyTorch
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: buffer {name!r} must be a Tensor or "
+                                f"None, got {type(value).__name__}")
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -47,7 +55,29 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name, tensor):
+        """Register ``tensor`` (or None) as state that is saved and moved with the module but
+        not trained (BatchNorm's running statistics): it is in ``state_dict`` and follows
+        ``to()``, but not in ``parameters()``.
+
+        >>> import gradcore as gc
+        >>> m = gc.nn.Module()
+        >>> m.register_buffer("count", gc.zeros(1))
+        >>> list(m.state_dict())
+        ['count']
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: name must be a non-empty string without '.', got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or module")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
+                            f"{type(tensor).__name__}")
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward")
@@ -89,6 +119,17 @@ class Module:
     def parameters(self):
         """Every parameter, each once (what an optimizer takes)."""
         return (p for _, p in self.named_parameters())
+
+    def named_buffers(self, prefix=""):
+        """(dotted name, Tensor) for every buffer that is not None."""
+        for module_name, module in self.named_modules(prefix):
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), b
+
+    def buffers(self):
+        """Every buffer that is not None."""
+        return (b for _, b in self.named_buffers())
 
     # ---- modes and devices -------------------------------------------------------------------
     def train(self, mode=True):
@@ -137,20 +178,44 @@ class Module:
                 if p.grad is not None:
                     p.grad = Tensor._make(backend.to_device(p.grad.array, dev), dev, False, None, 0)
                 p.device = dev
+        for m in self.modules():
+            for name, b in m._buffers.items():
+                if b is None:
+                    continue
+                # only floating buffers take the dtype, as PyTorch (a step counter stays int64)
+                array = b.array.astype(dt) if dt is not None and b.dtype.kind == "f" else b.array
+                array = backend.to_device(array, dev) if dev is not None else array
+                if array is not b.array:
+                    m._buffers[name] = Tensor._make(array, dev or b.device, False, None, 0)
+                    object.__setattr__(m, name, m._buffers[name])
         return self
 
     # ---- state -------------------------------------------------------------------------------
     def state_dict(self):
-        """An ordered dict of parameter name -> Tensor (detached; shares the data)."""
-        return OrderedDict((name, p.detach()) for name, p in self.named_parameters())
+        """An ordered dict of name -> Tensor (detached; shares the data): each module's
+        parameters, then its buffers, depth first; the keys PyTorch gives the same model.
+
+        >>> import gradcore as gc
+        >>> list(gc.nn.Sequential(gc.nn.Linear(2, 3), gc.nn.BatchNorm1d(3)).state_dict())
+        ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked']
+        """
+        return OrderedDict((name, t.detach()) for name, t in self._named_state())
+
+    def _named_state(self):
+        seen = set()
+        for module_name, module in self.named_modules():
+            for name, t in [*module._parameters.items(), *module._buffers.items()]:
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{module_name}.{name}" if module_name else name), t
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values into the parameters in place (flat-buffer views stay views).
+        """Copy values into the parameters and buffers in place (flat-buffer views stay views).
 
         Everything is checked before anything is written, so a failed call changes nothing.
         Returns ``(missing_keys, unexpected_keys)``.
         """
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):

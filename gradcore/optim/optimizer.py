@@ -68,6 +68,10 @@ class Optimizer:
         """Parameters updated by one launch must agree on this (by default their step count)."""
         return step
 
+    def _initial_state(self, group, name):
+        """The value a state buffer starts at (0; Adagrad's ``initial_accumulator_value``)."""
+        return 0.0
+
     def _update(self, pack, group, state, run, step):
         """Update ``pack``'s flat buffers on the slice ``run``, whose parameters take step
         number ``step``, with one fused kernel."""
@@ -101,7 +105,7 @@ class Optimizer:
                 active = pack.has_grad()
                 if not any(active):
                     continue
-                state = self._state_for(pack)
+                state = self._state_for(pack, group)
                 steps = state["step"] = [s + a for s, a in zip(state["step"], active)]
                 for run, step in self._runs(pack, group, active, steps):
                     self._update(pack, group, state, run, step)
@@ -118,12 +122,13 @@ class Optimizer:
     def _packs(self):
         return [pack for group in self.param_groups for pack in group["_packs"]]
 
-    def _state_for(self, pack):
+    def _state_for(self, pack, group):
         state = self.state.get(id(pack))
         if state is None:
             state = {"step": [0] * len(pack.params)}  # per parameter, as PyTorch's
             for name in self.state_names:
-                state[name] = pack.device.xp.zeros(pack.size, pack.dtype)
+                state[name] = pack.device.xp.full(pack.size, self._initial_state(group, name),
+                                                  pack.dtype)
             self.state[id(pack)] = state
         for name in self.state_names:  # the model moved to another device since
             if backend.device_of(state[name]) is not pack.device:
@@ -189,11 +194,12 @@ class Optimizer:
                 if partial:
                     raise KeyError(f"{where}: incomplete state for parameter(s) {partial}; each "
                                    f"needs the keys {list(need)}")
-                # a parameter without an entry has not been updated yet: step 0, zero state
+                # a parameter without an entry has not been updated yet: step 0, initial state
                 state = {"step": [0 if e is None else _saved_step(where, i, e["step"])
                                   for i, e in zip(indices, entries)]}
                 for name in self.state_names:
-                    flat = pack.device.xp.zeros(pack.size, pack.dtype)
+                    flat = pack.device.xp.full(pack.size, self._initial_state(group, name),
+                                               pack.dtype)
                     offset = 0
                     for p, e in zip(pack.params, entries):
                         if e is None:

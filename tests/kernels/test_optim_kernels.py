@@ -21,7 +21,8 @@ FLOATS = [np.float16, np.float32, np.float64]
 RTOL = {np.float16: 1e-3, np.float32: 1e-6, np.float64: 1e-14}
 SCALARS = {  # every scalar a kernel takes, at values that exercise each term
     "lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01, "step_size": 0.02,
-    "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "bc2_sqrt": 0.4, "decay": 0.999,
+    "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "bc2_sqrt": 0.4, "decay": 0.999, "alpha": 0.9,
+    "clr": 0.03, "rho": 0.85,
 }
 
 
@@ -147,20 +148,36 @@ def test_optimizer_errors():
     for bad_step in (0, 1.5, True):
         with pytest.raises(ValueError, match="step"):
             ko.adam_step(p, p.copy(), p.copy(), p.copy(), 0.1, 0.9, 0.999, 1e-8, 0.0, bad_step)
+        with pytest.raises(ValueError, match="adagrad_step: step must be an integer >= 1"):
+            ko.adagrad_step(p, p.copy(), p.copy(), 0.1, 0.0, 1e-10, 0.0, bad_step)
+    with pytest.raises(ValueError, match="rmsprop_step: momentum != 0 needs a momentum buffer"):
+        ko.rmsprop_step(p, p.copy(), p.copy(), 0.1, 0.9, 1e-8, momentum=0.9)
+    with pytest.raises(ValueError, match=r"adadelta_step: buffers must be 1-D"):
+        ko.adadelta_step(p, p.copy(), p.copy(), np.zeros(3, np.float32), 1.0, 0.9, 1e-6)
 
 
 # ---------------------------------------------------------------- memory
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
-@pytest.mark.parametrize("variant", ["sgd", "sgd-wd", "momentum", "nesterov", "adam", "adamw"])
+@pytest.mark.parametrize("variant", ["sgd", "sgd-wd", "momentum", "nesterov", "adam", "adamw",
+                                     "rmsprop", "rmsprop-centered-momentum", "adagrad", "adadelta"])
 def test_twin_temporaries_are_bounded_by_the_block(variant, dtype):
     """The twins' scratch memory is a few blocks, not a copy of the model (the whole-buffer
     version allocated one to four buffer-sized arrays per step; NumPy reports to tracemalloc)."""
     n = 32 * ko.BLOCK  # 4 Mi elements: 16 MiB per whole-buffer float32 temporary
     p, g, a, b = (np.ones(n, dtype) for _ in range(4))
+    c = np.zeros(n, dtype)
     momentum = 0.0 if variant.startswith("sgd") else 0.9
     tracemalloc.start()
     try:
-        if variant in ("adam", "adamw"):
+        if variant == "rmsprop":
+            ko.rmsprop_step(p, g, a, 1e-3, 0.99, 1e-8, 0.01)
+        elif variant == "rmsprop-centered-momentum":
+            ko.rmsprop_step(p, g, a, 1e-3, 0.99, 1e-8, 0.01, momentum, grad_avg=c, buf=b)
+        elif variant == "adagrad":
+            ko.adagrad_step(p, g, a, 1e-2, 0.1, 1e-10, 0.01, 3)
+        elif variant == "adadelta":
+            ko.adadelta_step(p, g, a, b, 1.0, 0.9, 1e-6, 0.01)
+        elif variant in ("adam", "adamw"):
             ko.adam_step(p, g, a, b, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, variant == "adamw")
         else:
             ko.sgd_step(p, g, a, lr=0.1, momentum=momentum, nesterov=variant == "nesterov",

@@ -158,3 +158,34 @@ def test_module_to_cuda_keeps_views():
     net(gc.ones((2, 3), device="cuda")).sum().backward()
     opt.step()
     assert pack.intact()
+
+
+def test_buffers_registered_saved_moved_and_not_trained():
+    m = gc.nn.Module()
+    m.register_buffer("count", gc.zeros((), dtype="int64"))
+    m.register_buffer("avg", gc.zeros(2))
+    m.register_buffer("unused", None)
+    assert list(m.state_dict()) == ["count", "avg"] and list(m.parameters()) == []
+    assert [n for n, _ in m.named_buffers()] == ["count", "avg"]
+    m.to(dtype="float64")
+    assert m.avg.dtype == np.float64 and m.count.dtype == np.int64  # only floats are cast
+    m.avg = gc.ones(2, dtype="float64")  # assignment replaces the buffer
+    assert m.state_dict()["avg"].tolist() == [1.0, 1.0]
+    m.load_state_dict({"count": gc.tensor(3), "avg": gc.tensor([2.0, 5.0])})
+    assert m.count.item() == 3 and m.avg.tolist() == [2.0, 5.0]
+    with pytest.raises(TypeError, match="buffer 'avg' must be a Tensor or None"):
+        m.avg = [1.0, 2.0]
+    with pytest.raises(KeyError, match="register_buffer: name must be a non-empty string without '.'"):
+        m.register_buffer("a.b", gc.zeros(1))
+    m.w = gc.nn.Parameter(gc.zeros(1))
+    with pytest.raises(KeyError, match="'w' is already a parameter or module"):
+        m.register_buffer("w", gc.zeros(1))
+    del m.avg
+    assert list(m.state_dict()) == ["w", "count"]  # a module's parameters, then its buffers
+
+
+def test_buffers_follow_the_module_to_the_device(device):
+    bn = gc.nn.BatchNorm1d(2).to(device)
+    assert all(b.device == gc.device(device) for b in bn.buffers())
+    bn(gc.randn(4, 2, device=device))
+    assert bn.running_mean.device == gc.device(device)
