@@ -27,8 +27,12 @@ from gradcore.creation import (arange, as_tensor, empty, full, full_like, get_de
                                zeros_like)
 from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
 from gradcore.ops.arithmetic import add, div, mul, neg, pow, sub
+from gradcore.ops.binary import arctan2, fmod, hypot, logaddexp, mod, remainder
 from gradcore.ops.compare import equal, greater, greater_equal, less, less_equal, not_equal
 from gradcore.ops.convert import astype, to_device
+from gradcore.ops.elementwise import (arccos, arccosh, arcsin, arcsinh, arctan, arctanh, ceil,
+                                      cosh, exp2, expm1, floor, log2, log10, reciprocal, round,
+                                      sign, sinh, square, tan, trunc)
 from gradcore.ops.indexing import getitem
 from gradcore.ops.join import concatenate, split, stack
 from gradcore.ops.linalg import linear, matmul
@@ -53,6 +57,9 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
     "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
     "softplus", "maximum", "minimum", "where", "clip",
+    "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh",
+    "arctanh", "log2", "log10", "exp2", "expm1", "logaddexp", "square", "reciprocal", "hypot",
+    "mod", "remainder", "fmod", "sign", "floor", "ceil", "round", "trunc",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "sum_to",
     "flatten", "getitem", "concatenate", "stack", "split", "astype", "to_device",

@@ -366,6 +366,9 @@ class Tensor:
     def __truediv__(self, other): return _arith.div(self, other)
     def __rtruediv__(self, other): return _arith.div(other, self)  # other / self
     def __pow__(self, other): return _arith.pow(self, other)
+    def __mod__(self, other): return _binary.remainder(self, other)
+    def __rmod__(self, other): return _binary.remainder(other, self)  # other % self
+    def __round__(self, ndigits=None): return _elementwise.round(self, ndigits or 0)
     def __rpow__(self, other): return _arith.pow(other, self)  # other ** self
     def __matmul__(self, other): return _linalg.matmul(self, other)
     def __rmatmul__(self, other): return _linalg.matmul(other, self)  # other @ self
@@ -468,6 +471,9 @@ class Tensor:
     def relu(self):
         """Elementwise max(x, 0) (see :func:`gradcore.relu`)."""
         return _activation.relu(self)
+    def round(self, decimals=0):
+        """Round to ``decimals`` places, zero gradient (see :func:`gradcore.round`)."""
+        return _elementwise.round(self, decimals)
 
 
 def _is_device_spec(value):
@@ -482,8 +488,10 @@ from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E
 from gradcore.autograd import engine as _engine  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402
 from gradcore.ops import arithmetic as _arith  # noqa: E402
+from gradcore.ops import binary as _binary  # noqa: E402
 from gradcore.ops import compare as _compare  # noqa: E402
 from gradcore.ops import convert as _convert  # noqa: E402
+from gradcore.ops import elementwise as _elementwise  # noqa: E402
 from gradcore.ops import indexing as _indexing  # noqa: E402
 from gradcore.ops import inplace as _inplace  # noqa: E402
 from gradcore.ops import linalg as _linalg  # noqa: E402

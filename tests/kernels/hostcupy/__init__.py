@@ -240,6 +240,8 @@ _NUMPY_NAMES = frozenset("""
     full_like isfinite isinf isnan log log1p matmul maximum minimum multiply negative ones_like
     power reshape sign sin split sqrt square stack subtract sum tanh where zeros_like empty_like
     dtype result_type finfo iinfo newaxis inf nan pi
+    tan arcsin arccos arctan arctan2 sinh cosh arcsinh arccosh arctanh log2 log10 exp2
+    logaddexp reciprocal hypot mod remainder fmod floor ceil round around trunc
     bool_ float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64
 """.split())
 
