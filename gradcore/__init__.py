@@ -37,7 +37,10 @@ from gradcore.ops.indexing import getitem
 from gradcore.ops.join import concatenate, split, stack
 from gradcore.ops.linalg import linear, matmul
 from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
-from gradcore.ops.reduction import max, mean, min, sum, var
+from gradcore.ops.reduction import (all, any, argmax, argmin, average, max, mean, min, std, sum,
+                                    var)
+from gradcore.ops.reorder import flip, moveaxis
+from gradcore.ops.scan import cumprod, cumsum, prod
 from gradcore.ops.shape import (broadcast_to, expand_dims, flatten, reshape, squeeze, sum_to,
                                 swapaxes, transpose)
 from gradcore.ops.softmax import log_softmax, logsumexp, softmax
@@ -61,6 +64,8 @@ __all__ = [
     "arctanh", "log2", "log10", "exp2", "expm1", "logaddexp", "square", "reciprocal", "hypot",
     "mod", "remainder", "fmod", "sign", "floor", "ceil", "round", "trunc",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
+    "std", "average", "prod", "cumsum", "cumprod", "argmax", "argmin", "all", "any",
+    "flip", "moveaxis",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "sum_to",
     "flatten", "getitem", "concatenate", "stack", "split", "astype", "to_device",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",

@@ -408,6 +408,24 @@ class Tensor:
     def log_softmax(self, axis=-1):
         """Log-softmax along ``axis`` (see :func:`gradcore.log_softmax`)."""
         return _softmax.log_softmax(self, axis)
+    def std(self, axis=None, keepdims=False, ddof=0):
+        """Standard deviation over ``axis`` (see :func:`gradcore.std`)."""
+        return _reduction.std(self, axis, keepdims, ddof)
+    def prod(self, axis=None, keepdims=False):
+        """Product over ``axis``, exact gradient with zeros (see :func:`gradcore.prod`)."""
+        return _scan.prod(self, axis, keepdims)
+    def cumsum(self, axis=None):
+        """Running sum along ``axis`` (see :func:`gradcore.cumsum`)."""
+        return _scan.cumsum(self, axis)
+    def cumprod(self, axis=None):
+        """Running product along ``axis`` (see :func:`gradcore.cumprod`)."""
+        return _scan.cumprod(self, axis)
+    def all(self, axis=None, keepdims=False):
+        """Whether all elements over ``axis`` are nonzero (see :func:`gradcore.all`)."""
+        return _reduction.all(self, axis, keepdims)
+    def any(self, axis=None, keepdims=False):
+        """Whether any element over ``axis`` is nonzero (see :func:`gradcore.any`)."""
+        return _reduction.any(self, axis, keepdims)
     def argmax(self, axis=None):
         """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
         return Tensor._make(self.array.argmax(axis), self.device, False, None, 0)
@@ -497,5 +515,6 @@ from gradcore.ops import inplace as _inplace  # noqa: E402
 from gradcore.ops import linalg as _linalg  # noqa: E402
 from gradcore.ops import math as _math  # noqa: E402
 from gradcore.ops import reduction as _reduction  # noqa: E402
+from gradcore.ops import scan as _scan  # noqa: E402
 from gradcore.ops import shape as _shape  # noqa: E402
 from gradcore.ops import softmax as _softmax  # noqa: E402
