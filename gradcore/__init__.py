@@ -35,6 +35,7 @@ from gradcore.ops.elementwise import (arccos, arccosh, arcsin, arcsinh, arctan, 
                                       sign, sinh, square, tan, trunc)
 from gradcore.ops.indexing import getitem
 from gradcore.ops.join import concatenate, split, stack
+from gradcore.ops import linalg  # NumPy's linalg namespace: gc.linalg.norm
 from gradcore.ops.linalg import linear, matmul
 from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
 from gradcore.ops.reduction import (all, any, argmax, argmin, average, max, mean, min, std, sum,
@@ -65,7 +66,7 @@ __all__ = [
     "mod", "remainder", "fmod", "sign", "floor", "ceil", "round", "trunc",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
     "std", "average", "prod", "cumsum", "cumprod", "argmax", "argmin", "all", "any",
-    "flip", "moveaxis",
+    "flip", "moveaxis", "linalg",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "sum_to",
     "flatten", "getitem", "concatenate", "stack", "split", "astype", "to_device",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",

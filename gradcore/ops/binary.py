@@ -147,8 +147,8 @@ def hypot(x0, x1):
 def remainder(x0, x1):
     """Elementwise remainder with the sign of the divisor (Python's ``%``, NumPy's ``mod``).
 
-    d/dx0 = 1, d/dx1 = -(the quotient, NumPy's ``floor_divide``); at the jumps (x0 a multiple of x1) this is the
-    one-sided value, as PyTorch.
+    d/dx0 = 1, d/dx1 = -(the quotient, NumPy's ``floor_divide``); at the jumps (x0 a multiple
+    of x1) this is the one-sided value of the branch the result came from.
 
     >>> import gradcore as gc
     >>> gc.remainder(gc.tensor([-3.0, 5.0]), 2.0).tolist()

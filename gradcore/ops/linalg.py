@@ -1,12 +1,14 @@
 """Matrix products: ``matmul`` (batched, with NumPy's 1-D rules) and ``linear``; GEMMs run on
-BLAS (NumPy) or cuBLAS (CuPy)."""
+BLAS (NumPy) or cuBLAS (CuPy). This module is also ``gc.linalg``, NumPy's ``linalg`` namespace,
+so it re-exports ``norm`` (defined in :mod:`gradcore.ops.norm`)."""
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module
+from gradcore.ops.norm import norm
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
-__all__ = ["matmul", "linear"]
+__all__ = ["matmul", "linear", "norm"]
 
 
 class MatMul(Function):

@@ -43,10 +43,14 @@ def expand_reduced(gy, x_shape, axes):
     return broadcast_to(reshape(gy, _keepdims_shape(x_shape, axes)), x_shape)
 
 
-class Sum(Function):
+class Reduction(Function):
+    """Base of the ops that reduce over ``axes`` (normalized by :func:`normalize_axis`)."""
+
     def __init__(self, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims
 
+
+class Sum(Reduction):
     def forward(self, x):
         self.x_shape = x.shape
         return x.sum(axis=self.axes, keepdims=self.keepdims)
@@ -68,10 +72,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
     return Sum(normalize_axis(axis, x.ndim, "sum"), keepdims)(x)
 
 
-class Mean(Function):
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
-
+class Mean(Reduction):
     def forward(self, x):
         self.x_shape = x.shape
         return x.mean(axis=self.axes, keepdims=self.keepdims)
@@ -171,15 +172,12 @@ def average(x, axis=None, weights=None, returned=False, keepdims=False):
     return (avg, scale) if returned else avg
 
 
-class _Extreme(Function):
+class _Extreme(Reduction):
     """max/min. NOTE: tied extremes share the gradient equally (as ``torch.amax`` and JAX)."""
 
     saves = (0,)
     saves_output = True
     pick = None
-
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x):
         if x.size == 0:

@@ -13,7 +13,7 @@ from gradcore.autograd.mode import no_grad
 from gradcore.backend import array_module, device_of
 from gradcore.creation import ones, zeros
 from gradcore.ops.join import concatenate
-from gradcore.ops.reduction import expand_reduced, normalize_axis
+from gradcore.ops.reduction import Reduction, expand_reduced, normalize_axis
 from gradcore.ops.reorder import flip
 from gradcore.ops.shape import reshape, transpose
 from gradcore.tensor import Tensor
@@ -140,11 +140,8 @@ def cumprod(x, axis=None):
     return Cumprod(axis)(x)
 
 
-class Prod(Function):
+class Prod(Reduction):
     saves = (0,)
-
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x):
         self.x_shape = x.shape
