@@ -426,6 +426,19 @@ class Tensor:
     def any(self, axis=None, keepdims=False):
         """Whether any element over ``axis`` is nonzero (see :func:`gradcore.any`)."""
         return _reduction.any(self, axis, keepdims)
+    def repeat(self, repeats, axis=None):
+        """Each element repeated along ``axis``, NumPy's ``repeat`` (see :func:`gradcore.repeat`;
+        PyTorch's ``Tensor.repeat`` is :func:`gradcore.tile`)."""
+        return _repeat.repeat(self, repeats, axis)
+    def take(self, indices, axis=None):
+        """Elements at ``indices`` along ``axis`` (see :func:`gradcore.take`)."""
+        return _indexing.take(self, indices, axis)
+    def argsort(self, axis=-1):
+        """Indices that sort along ``axis``, stable (see :func:`gradcore.argsort`)."""
+        return _reorder.argsort(self, axis)
+    def nonzero(self):
+        """Indices of the nonzero elements, one tensor per axis (see :func:`gradcore.nonzero`)."""
+        return _indexing.nonzero(self)
     def argmax(self, axis=None):
         """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
         return Tensor._make(self.array.argmax(axis), self.device, False, None, 0)
@@ -515,6 +528,8 @@ from gradcore.ops import inplace as _inplace  # noqa: E402
 from gradcore.ops import linalg as _linalg  # noqa: E402
 from gradcore.ops import math as _math  # noqa: E402
 from gradcore.ops import reduction as _reduction  # noqa: E402
+from gradcore.ops import reorder as _reorder  # noqa: E402
+from gradcore.ops import repeat as _repeat  # noqa: E402
 from gradcore.ops import scan as _scan  # noqa: E402
 from gradcore.ops import shape as _shape  # noqa: E402
 from gradcore.ops import softmax as _softmax  # noqa: E402
