@@ -30,6 +30,7 @@ from gradcore.ops.arithmetic import add, div, mul, neg, pow, sub
 from gradcore.ops.binary import arctan2, fmod, hypot, logaddexp, mod, remainder
 from gradcore.ops.compare import equal, greater, greater_equal, less, less_equal, not_equal
 from gradcore.ops.convert import astype, to_device
+from gradcore.ops.diagonal import diag, diagonal, trace, tril, triu
 from gradcore.ops.elementwise import (arccos, arccosh, arcsin, arcsinh, arctan, arctanh, ceil,
                                       cosh, exp2, expm1, floor, log2, log10, reciprocal, round,
                                       sign, sinh, square, tan, trunc)
@@ -39,6 +40,7 @@ from gradcore.ops.join import (append, array_split, column_stack, concatenate, h
 from gradcore.ops import linalg  # NumPy's linalg namespace: gc.linalg.norm
 from gradcore.ops.linalg import linear, matmul
 from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
+from gradcore.ops.products import dot, einsum, inner, kron, outer, tensordot
 from gradcore.ops.reduction import (all, any, argmax, argmin, average, max, mean, min, std, sum,
                                     var)
 from gradcore.ops.reorder import argsort, flip, moveaxis, roll, sort
@@ -71,6 +73,8 @@ __all__ = [
     "flip", "moveaxis", "linalg", "roll", "sort", "argsort", "repeat", "tile", "pad",
     "take", "take_along_axis", "nonzero", "hstack", "vstack", "column_stack", "append",
     "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
+    "einsum", "tensordot", "dot", "inner", "outer", "kron", "trace", "diag", "diagonal", "tril",
+    "triu",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "sum_to",
     "flatten", "getitem", "concatenate", "stack", "split", "astype", "to_device",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",

@@ -439,6 +439,15 @@ class Tensor:
     def nonzero(self):
         """Indices of the nonzero elements, one tensor per axis (see :func:`gradcore.nonzero`)."""
         return _indexing.nonzero(self)
+    def dot(self, other):
+        """NumPy's ``dot`` (see :func:`gradcore.dot`)."""
+        return _products.dot(self, other)
+    def trace(self, offset=0, axis1=0, axis2=1):
+        """Sum of a diagonal (see :func:`gradcore.trace`)."""
+        return _diagonal.trace(self, offset, axis1, axis2)
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        """A diagonal as the last axis (see :func:`gradcore.diagonal`)."""
+        return _diagonal.diagonal(self, offset, axis1, axis2)
     def argmax(self, axis=None):
         """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
         return Tensor._make(self.array.argmax(axis), self.device, False, None, 0)
@@ -522,11 +531,13 @@ from gradcore.ops import arithmetic as _arith  # noqa: E402
 from gradcore.ops import binary as _binary  # noqa: E402
 from gradcore.ops import compare as _compare  # noqa: E402
 from gradcore.ops import convert as _convert  # noqa: E402
+from gradcore.ops import diagonal as _diagonal  # noqa: E402
 from gradcore.ops import elementwise as _elementwise  # noqa: E402
 from gradcore.ops import indexing as _indexing  # noqa: E402
 from gradcore.ops import inplace as _inplace  # noqa: E402
 from gradcore.ops import linalg as _linalg  # noqa: E402
 from gradcore.ops import math as _math  # noqa: E402
+from gradcore.ops import products as _products  # noqa: E402
 from gradcore.ops import reduction as _reduction  # noqa: E402
 from gradcore.ops import reorder as _reorder  # noqa: E402
 from gradcore.ops import repeat as _repeat  # noqa: E402

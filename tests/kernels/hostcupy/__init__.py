@@ -243,6 +243,7 @@ _NUMPY_NAMES = frozenset("""
     tan arcsin arccos arctan arctan2 sinh cosh arcsinh arccosh arctanh log2 log10 exp2
     logaddexp reciprocal hypot mod remainder fmod floor ceil round around trunc
     prod cumsum cumprod argmax argmin all any roll pad argsort nonzero
+    einsum eye diagonal moveaxis tri
     bool_ float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64
 """.split())
 
