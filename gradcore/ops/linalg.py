@@ -1,6 +1,7 @@
 """Matrix products: ``matmul`` (batched, with NumPy's 1-D rules) and ``linear``; GEMMs run on
 BLAS (NumPy) or cuBLAS (CuPy). This module is also ``gc.linalg``, NumPy's ``linalg`` namespace,
-so it re-exports ``norm`` (defined in :mod:`gradcore.ops.norm`)."""
+so it re-exports ``norm`` (:mod:`gradcore.ops.norm`) and ``inv``, ``det``, ``slogdet``, ``solve``
+(:mod:`gradcore.ops.inverse`)."""
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
@@ -8,7 +9,7 @@ from gradcore.backend import array_module
 from gradcore.ops.norm import norm
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
-__all__ = ["matmul", "linear", "norm"]
+__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve"]
 
 
 class MatMul(Function):
@@ -96,3 +97,7 @@ def linear(x, weight, bias=None):
     """
     y = Linear()(x, weight)
     return y if bias is None else y + bias
+
+
+# at the bottom: gradcore.ops.inverse builds on matmul above
+from gradcore.ops.inverse import det, inv, slogdet, solve  # noqa: E402

@@ -248,6 +248,12 @@ _NUMPY_NAMES = frozenset("""
 """.split())
 
 
+# cupy.linalg, as far as gradcore uses it (CuPy's slogdet returns a plain tuple)
+linalg = types.SimpleNamespace(inv=_wrapped(np.linalg.inv), det=_wrapped(np.linalg.det),
+                               solve=_wrapped(np.linalg.solve),
+                               slogdet=_wrapped(lambda a: tuple(np.linalg.slogdet(a))))
+
+
 def __getattr__(name):  # module attributes not defined in this file: the explicit list only
     if name not in _NUMPY_NAMES:
         raise AttributeError(f"module 'cupy' (the host stand-in) has no attribute {name!r}; "
