@@ -1,7 +1,7 @@
 """Matrix products: ``matmul`` (batched, with NumPy's 1-D rules) and ``linear``; GEMMs run on
 BLAS (NumPy) or cuBLAS (CuPy). This module is also ``gc.linalg``, NumPy's ``linalg`` namespace,
 so it re-exports ``norm`` (:mod:`gradcore.ops.norm`) and ``inv``, ``det``, ``slogdet``, ``solve``
-(:mod:`gradcore.ops.inverse`)."""
+(:mod:`gradcore.ops.inverse`), ``cholesky`` and ``eigh`` (:mod:`gradcore.ops.decomp`)."""
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
@@ -9,7 +9,7 @@ from gradcore.backend import array_module
 from gradcore.ops.norm import norm
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
-__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve"]
+__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh"]
 
 
 class MatMul(Function):
@@ -99,5 +99,6 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
-# at the bottom: gradcore.ops.inverse builds on matmul above
+# at the bottom: gradcore.ops.inverse and .decomp build on matmul above
 from gradcore.ops.inverse import det, inv, slogdet, solve  # noqa: E402
+from gradcore.ops.decomp import cholesky, eigh  # noqa: E402

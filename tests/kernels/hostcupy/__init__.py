@@ -251,6 +251,8 @@ _NUMPY_NAMES = frozenset("""
 # cupy.linalg, as far as gradcore uses it (CuPy's slogdet returns a plain tuple)
 linalg = types.SimpleNamespace(inv=_wrapped(np.linalg.inv), det=_wrapped(np.linalg.det),
                                solve=_wrapped(np.linalg.solve),
+                               cholesky=_wrapped(np.linalg.cholesky),
+                               eigh=_wrapped(lambda a: tuple(np.linalg.eigh(a))),
                                slogdet=_wrapped(lambda a: tuple(np.linalg.slogdet(a))))
 
 
