@@ -66,25 +66,36 @@ def cholesky(x):
     return Cholesky()(x)
 
 
-class Eigh(Function):
-    n_outputs = 2  # eigenvalues w (ascending), eigenvectors V (columns)
+class KeepsOutputs(Function):
+    """An op with several outputs whose backward reads them all (``saves_output`` keeps only
+    output 0): ``keep`` stores the arrays, ``outputs`` gives them back as Tensors linked to this
+    node (so a gradient of the gradient flows through them), ``release`` drops them."""
 
-    def forward(self, x):
-        w, v = _linalg("eigh", "eigh", x)
-        self._v = v  # for backward: output 1, re-linked to this node as saved_output does 0
-        self._w = w
-        return w, v
+    _kept = None
+
+    def keep(self, *arrays):
+        self._kept = arrays
+        return arrays
+
+    def outputs(self, device):
+        if self._kept is None:
+            self._released_error()
+        return tuple(Tensor._make(a, device, True, self, i) for i, a in enumerate(self._kept))
 
     def release(self):
         super().release()
-        self._v = self._w = None
+        self._kept = None
+
+
+class Eigh(KeepsOutputs):
+    n_outputs = 2  # eigenvalues w (ascending), eigenvectors V (columns)
+
+    def forward(self, x):
+        return self.keep(*_linalg("eigh", "eigh", x))
 
     def backward(self, gw, gv):
-        if self._v is None:
-            self._released_error()
-        device = (gw if gw is not None else gv).device
-        w = Tensor._make(self._w, device, True, self, 0)
-        v = Tensor._make(self._v, device, True, self, 1)
+        w, v = self.outputs((gw if gw is not None else gv).device)
+        xp = array_module(w.array)
         inner = 0
         if gv is not None:
             # NOTE: 1 / (w_j - w_i) is inf for repeated eigenvalues: the eigenvectors are not
@@ -92,11 +103,10 @@ class Eigh(Function):
             k = matmul(_mT(v), gv)
             k = (k - _mT(k)) / 2
             gap = expand_dims(w, -2) - expand_dims(w, -1)  # gap[i, j] = w_j - w_i
-            eye = array_module(self._w).eye(self._w.shape[-1], dtype=bool)
-            inner = k / where(eye, 1.0, gap)  # k is 0 on the diagonal
+            inner = k / where(xp.eye(w.shape[-1], dtype=bool), 1.0, gap)  # k is 0 on the diagonal
         if gw is not None:
-            eye = array_module(self._w).eye(self._w.shape[-1], dtype=self._w.dtype)
-            inner = inner + expand_dims(gw, -1) * Tensor._make(eye, device, False, None, 0)
+            eye = xp.eye(w.shape[-1], dtype=w.dtype)
+            inner = inner + expand_dims(gw, -1) * Tensor._make(eye, w.device, False, None, 0)
         return matmul(matmul(v, inner), _mT(v))
 
     def jvp(self, xs, y, txs):

@@ -1,7 +1,8 @@
 """Matrix products: ``matmul`` (batched, with NumPy's 1-D rules) and ``linear``; GEMMs run on
 BLAS (NumPy) or cuBLAS (CuPy). This module is also ``gc.linalg``, NumPy's ``linalg`` namespace,
 so it re-exports ``norm`` (:mod:`gradcore.ops.norm`) and ``inv``, ``det``, ``slogdet``, ``solve``
-(:mod:`gradcore.ops.inverse`), ``cholesky`` and ``eigh`` (:mod:`gradcore.ops.decomp`)."""
+(:mod:`gradcore.ops.inverse`), ``cholesky`` and ``eigh`` (:mod:`gradcore.ops.decomp`), ``svd``
+(:mod:`gradcore.ops.svd`)."""
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
@@ -9,7 +10,8 @@ from gradcore.backend import array_module
 from gradcore.ops.norm import norm
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
-__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh"]
+__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh",
+           "svd"]
 
 
 class MatMul(Function):
@@ -102,3 +104,4 @@ def linear(x, weight, bias=None):
 # at the bottom: gradcore.ops.inverse and .decomp build on matmul above
 from gradcore.ops.inverse import det, inv, slogdet, solve  # noqa: E402
 from gradcore.ops.decomp import cholesky, eigh  # noqa: E402
+from gradcore.ops.svd import svd  # noqa: E402

@@ -253,6 +253,7 @@ linalg = types.SimpleNamespace(inv=_wrapped(np.linalg.inv), det=_wrapped(np.lina
                                solve=_wrapped(np.linalg.solve),
                                cholesky=_wrapped(np.linalg.cholesky),
                                eigh=_wrapped(lambda a: tuple(np.linalg.eigh(a))),
+                               svd=_wrapped(lambda a, **kw: tuple(np.linalg.svd(a, **kw))),
                                slogdet=_wrapped(lambda a: tuple(np.linalg.slogdet(a))))
 
 
