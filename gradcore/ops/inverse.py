@@ -28,8 +28,16 @@ def _check_square(x, op):
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{op}: needs square matrices in the last two axes, got shape "
                          f"{tuple(x.shape)}")
+    check_float(x, op)
+
+
+def check_float(x, op):
+    """float32 or float64: what LAPACK (NumPy) and cuSOLVER (CuPy) work in."""
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype.itemsize < 4:  # LAPACK and cuSOLVER have no half-precision routines
+        raise TypeError(f"{op}: float16 is not supported by NumPy's or CuPy's linalg; use "
+                        "x.astype('float32')")
 
 
 def _linalg(op, fn, *arrays):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from gradcore.backend import array_module
 from gradcore.ops.decomp import KeepsOutputs
-from gradcore.ops.inverse import _check_square, _mT
+from gradcore.ops.inverse import _mT, check_float
 from gradcore.ops.linalg import matmul
 from gradcore.ops.math import where
 from gradcore.ops.shape import expand_dims
@@ -92,10 +92,7 @@ def svd(x, full_matrices=False, compute_uv=True):
     if x.ndim < 2:
         raise ValueError(f"svd: needs a tensor of at least 2 dimensions, got shape "
                          f"{tuple(x.shape)}")
-    if x.shape[-1] == x.shape[-2]:
-        _check_square(x, "svd")  # the dtype check
-    elif x.dtype.kind != "f":
-        raise TypeError(f"svd: needs a floating-point tensor, got dtype {x.dtype}")
+    check_float(x, "svd")
     if full_matrices and x.shape[-1] != x.shape[-2]:
         raise NotImplementedError("svd: full_matrices=True is not supported for non-square "
                                   f"matrices (shape {tuple(x.shape)}); the extra singular "

@@ -78,6 +78,8 @@ def test_errors(device):
         gc.linalg.inv(gc.zeros((2, 3), device=device))
     with pytest.raises(TypeError, match="det: needs a floating-point tensor, got dtype int64"):
         gc.linalg.det(gc.tensor([[1, 2], [3, 4]], device=device))
+    with pytest.raises(TypeError, match="inv: float16 is not supported"):
+        gc.linalg.inv(gc.ones((2, 2), dtype="float16", device=device))
     with pytest.raises(ValueError, match=r"solve: b of shape \(2,\) does not match a of shape"):
         gc.linalg.solve(gc.ones((3, 3), device=device), gc.ones(2, device=device))
     with pytest.raises(ValueError, match="solve: batch axes"):
