@@ -154,7 +154,10 @@ def average(x, axis=None, weights=None, returned=False, keepdims=False):
             [x.shape[a] for a in normalize_axis(axis, x.ndim, "average")]))
         return avg, Tensor._make(array_module(avg.array).full(avg.shape, count, avg.dtype),
                                  avg.device, False, None, 0)
-    w_shape = tuple(getattr(weights, "shape", numpy.shape(weights)))
+    if not isinstance(weights, Tensor):  # a list or NumPy array: a constant on x's device
+        weights = as_tensor(weights, dtype=x.dtype if x.dtype.kind == "f" else None,
+                            device=x.device)
+    w_shape = tuple(weights.shape)
     if w_shape != tuple(x.shape):
         if axis is None or len(w_shape) != 1 or not checks.is_integer(axis):
             raise TypeError(f"average: weights of shape {w_shape} differ from x's shape "

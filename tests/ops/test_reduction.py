@@ -209,6 +209,8 @@ def test_average_without_weights_and_errors(device):
     np.testing.assert_allclose(gc.average(x, 1).numpy(), np.average(x.numpy(), 1), rtol=1e-13)
     _, count = gc.average(x, 0, returned=True)
     np.testing.assert_array_equal(count.numpy(), np.average(x.numpy(), 0, returned=True)[1])
+    np.testing.assert_allclose(gc.average(x, 1, [1.0, 2.0, 3.0, 4.0]).numpy(),
+                               np.average(x.numpy(), 1, [1.0, 2.0, 3.0, 4.0]), rtol=1e-13)
     with pytest.raises(ZeroDivisionError, match="average: weights sum to zero"):
         gc.average(x, 1, gc.zeros(4, dtype="float64", device=device))
     with pytest.raises(ValueError, match=r"average: 1-D weights of length 3 do not match axis 1"):
