@@ -409,7 +409,8 @@ class Tensor:
         """Log-softmax along ``axis`` (see :func:`gradcore.log_softmax`)."""
         return _softmax.log_softmax(self, axis)
     def std(self, axis=None, keepdims=False, ddof=0):
-        """Standard deviation over ``axis`` (see :func:`gradcore.std`)."""
+        """Standard deviation over ``axis``, ``ddof=0`` as NumPy (PyTorch's default is 1; see
+        :func:`gradcore.std`)."""
         return _reduction.std(self, axis, keepdims, ddof)
     def prod(self, axis=None, keepdims=False):
         """Product over ``axis``, exact gradient with zeros (see :func:`gradcore.prod`)."""
@@ -426,10 +427,10 @@ class Tensor:
     def any(self, axis=None, keepdims=False):
         """Whether any element over ``axis`` is nonzero (see :func:`gradcore.any`)."""
         return _reduction.any(self, axis, keepdims)
-    def repeat(self, repeats, axis=None):
-        """Each element repeated along ``axis``, NumPy's ``repeat`` (see :func:`gradcore.repeat`;
-        PyTorch's ``Tensor.repeat`` is :func:`gradcore.tile`)."""
-        return _repeat.repeat(self, repeats, axis)
+    def repeat(self, *repeats, axis=None):
+        """Each element repeated, NumPy's ``repeat`` with ``axis=`` by keyword (PyTorch's tiling
+        ``x.repeat(2, 3)`` raises, pointing to :func:`gradcore.tile`)."""
+        return _repeat.tensor_repeat(self, *repeats, axis=axis)
     def take(self, indices, axis=None):
         """Elements at ``indices`` along ``axis`` (see :func:`gradcore.take`)."""
         return _indexing.take(self, indices, axis)
@@ -437,7 +438,8 @@ class Tensor:
         """Indices that sort along ``axis``, stable (see :func:`gradcore.argsort`)."""
         return _reorder.argsort(self, axis)
     def nonzero(self):
-        """Indices of the nonzero elements, one tensor per axis (see :func:`gradcore.nonzero`)."""
+        """Indices of the nonzero elements as NumPy gives them, a tuple of one tensor per axis
+        (PyTorch's is one (n, ndim) tensor; see :func:`gradcore.nonzero`)."""
         return _indexing.nonzero(self)
     def dot(self, other):
         """NumPy's ``dot`` (see :func:`gradcore.dot`)."""

@@ -15,7 +15,7 @@ from gradcore.ops.indexing import _axis, getitem
 from gradcore.ops.shape import broadcast_to, reshape
 from gradcore.tensor import Tensor
 
-__all__ = ["repeat", "tile", "pad"]
+__all__ = ["repeat", "tile", "pad", "tensor_repeat"]
 
 
 def repeat(x, repeats, axis=None):
@@ -47,6 +47,21 @@ def repeat(x, repeats, axis=None):
     # a gather: source index of every output position (repeated indices: the gradient adds up)
     index = to_device(numpy.repeat(numpy.arange(n), counts), x.device)
     return getitem(x, (slice(None),) * axis + (index,))
+
+
+def tensor_repeat(x, *args, axis=None):
+    """``Tensor.repeat``: NumPy's (each element repeated), with ``axis`` by keyword only, so
+    PyTorch's ``x.repeat(2, 3)`` (tiling) is refused instead of silently repeating along axis 3.
+
+    >>> import gradcore as gc
+    >>> gc.tensor([1.0, 2.0]).repeat(2).tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    """
+    if len(args) != 1:
+        raise TypeError(f"Tensor.repeat follows NumPy: x.repeat(repeats, axis=...) repeats each "
+                        f"element (axis by keyword); got {len(args)} positional arguments. For "
+                        "PyTorch's x.repeat(*sizes), which tiles, use gc.tile(x, sizes)")
+    return repeat(x, args[0], axis)
 
 
 def tile(x, reps):

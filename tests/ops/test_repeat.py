@@ -14,7 +14,7 @@ def test_repeat(repeats, axis, device):
     x = randn((3, 4), device)
     np.testing.assert_array_equal(gc.repeat(x, repeats, axis).numpy(),
                                   np.repeat(x.numpy(), repeats, axis))
-    np.testing.assert_array_equal(x.repeat(repeats, axis).numpy(),
+    np.testing.assert_array_equal(x.repeat(repeats, axis=axis).numpy(),
                                   np.repeat(x.numpy(), repeats, axis))
     f = lambda t: gc.repeat(t, repeats, axis) ** 2  # noqa: E731
     assert gc.gradcheck(f, (x,))
@@ -60,6 +60,8 @@ def test_dtypes_kept(dtype, device):
 
 def test_errors(device):
     x = gc.zeros((2, 3), device=device)
+    with pytest.raises(TypeError, match=r"Tensor.repeat follows NumPy.*use gc.tile"):
+        x.repeat(2, 3)  # PyTorch's tiling form: refused, not a silent repeat along axis 3
     with pytest.raises(ValueError, match="repeat: 2 repeat counts for axis 1 of size 3"):
         gc.repeat(x, [1, 2], axis=1)
     with pytest.raises(ValueError, match="repeat: repeats must be non-negative integers"):
