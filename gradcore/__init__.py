@@ -27,15 +27,27 @@ from gradcore.creation import (arange, as_tensor, empty, full, full_like, get_de
                                zeros_like)
 from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
 from gradcore.ops.arithmetic import add, div, mul, neg, pow, sub
+from gradcore.ops.binary import arctan2, fmod, hypot, logaddexp, mod, remainder
 from gradcore.ops.compare import equal, greater, greater_equal, less, less_equal, not_equal
 from gradcore.ops.convert import astype, to_device
-from gradcore.ops.indexing import getitem
-from gradcore.ops.join import concatenate, split, stack
+from gradcore.ops.diagonal import diag, diagonal, trace, tril, triu
+from gradcore.ops.elementwise import (arccos, arccosh, arcsin, arcsinh, arctan, arctanh, ceil,
+                                      cosh, exp2, expm1, floor, log2, log10, reciprocal, round,
+                                      sign, sinh, square, tan, trunc)
+from gradcore.ops.indexing import getitem, nonzero, take, take_along_axis
+from gradcore.ops.join import (append, array_split, column_stack, concatenate, hstack, split,
+                               stack, vstack)
+from gradcore.ops import linalg  # NumPy's linalg namespace: gc.linalg.norm
 from gradcore.ops.linalg import linear, matmul
 from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
-from gradcore.ops.reduction import max, mean, min, sum, var
-from gradcore.ops.shape import (broadcast_to, expand_dims, flatten, reshape, squeeze, sum_to,
-                                swapaxes, transpose)
+from gradcore.ops.products import dot, einsum, inner, kron, outer, tensordot
+from gradcore.ops.reduction import (all, any, argmax, argmin, average, max, mean, min, std, sum,
+                                    var)
+from gradcore.ops.reorder import argsort, flip, moveaxis, roll, sort
+from gradcore.ops.repeat import pad, repeat, tile
+from gradcore.ops.scan import cumprod, cumsum, prod
+from gradcore.ops.shape import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, expand_dims,
+                                flatten, reshape, squeeze, sum_to, swapaxes, transpose)
 from gradcore.ops.softmax import log_softmax, logsumexp, softmax
 from gradcore.io import load, save
 from gradcore import data  # after Tensor and the ops: the loader builds Tensors
@@ -53,7 +65,16 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
     "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
     "softplus", "maximum", "minimum", "where", "clip",
+    "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh",
+    "arctanh", "log2", "log10", "exp2", "expm1", "logaddexp", "square", "reciprocal", "hypot",
+    "mod", "remainder", "fmod", "sign", "floor", "ceil", "round", "trunc",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
+    "std", "average", "prod", "cumsum", "cumprod", "argmax", "argmin", "all", "any",
+    "flip", "moveaxis", "linalg", "roll", "sort", "argsort", "repeat", "tile", "pad",
+    "take", "take_along_axis", "nonzero", "hstack", "vstack", "column_stack", "append",
+    "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
+    "einsum", "tensordot", "dot", "inner", "outer", "kron", "trace", "diag", "diagonal", "tril",
+    "triu",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "sum_to",
     "flatten", "getitem", "concatenate", "stack", "split", "astype", "to_device",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",

@@ -116,17 +116,17 @@ class Tensor:
 
     @property
     def data(self):
-        """This tensor's storage as a tensor cut off from the graph (PyTorch's ``.data``).
+        """This tensor's storage as a tensor cut off from the graph (PyTorch's ``.array``).
 
-        ``p.data.add_(u)``, ``p.data += u`` and ``p.data.zero_()`` change ``p`` in place. Unlike
+        ``p.array.add_(u)``, ``p.array += u`` and ``p.array.zero_()`` change ``p`` in place. Unlike
         PyTorch's, it shares ``p``'s version counter, so such a change to a tensor that a recorded
         op saved is reported at ``backward()`` instead of giving a wrong gradient. Assigning
-        (``p.data = t``) makes ``t``'s array the storage of ``p`` (same device; the shape may
+        (``p.array = t``) makes ``t``'s array the storage of ``p`` (same device; the shape may
         change, as in PyTorch). The raw NumPy/CuPy array is ``.array``.
 
         >>> import gradcore as gc
         >>> p = gc.tensor([1.0, 2.0], requires_grad=True)
-        >>> p.data -= 0.5; p.tolist(), p.requires_grad
+        >>> p.array -= 0.5; p.tolist(), p.requires_grad
         ([0.5, 1.5], True)
         """
         t = Tensor._make(self.array, self.device, False, None, 0)
@@ -136,11 +136,11 @@ class Tensor:
     @data.setter
     def data(self, value):
         if isinstance(value, Tensor):
-            if value.array is self.array:  # p.data += u: already written in place
+            if value.array is self.array:  # p.array += u: already written in place
                 return
             array = value.array
             if value.device is not self.device:
-                raise RuntimeError(f"data: cannot assign a tensor on {value.device} to the .data "
+                raise RuntimeError(f"data: cannot assign a tensor on {value.device} to the .array "
                                    f"of a tensor on {self.device} (shape {self.shape}); move it "
                                    "with .to() first")
         else:
@@ -366,6 +366,9 @@ class Tensor:
     def __truediv__(self, other): return _arith.div(self, other)
     def __rtruediv__(self, other): return _arith.div(other, self)  # other / self
     def __pow__(self, other): return _arith.pow(self, other)
+    def __mod__(self, other): return _binary.remainder(self, other)
+    def __rmod__(self, other): return _binary.remainder(other, self)  # other % self
+    def __round__(self, ndigits=None): return _elementwise.round(self, ndigits or 0)
     def __rpow__(self, other): return _arith.pow(other, self)  # other ** self
     def __matmul__(self, other): return _linalg.matmul(self, other)
     def __rmatmul__(self, other): return _linalg.matmul(other, self)  # other @ self
@@ -405,6 +408,48 @@ class Tensor:
     def log_softmax(self, axis=-1):
         """Log-softmax along ``axis`` (see :func:`gradcore.log_softmax`)."""
         return _softmax.log_softmax(self, axis)
+    def std(self, axis=None, keepdims=False, ddof=0):
+        """Standard deviation over ``axis``, ``ddof=0`` as NumPy (PyTorch's default is 1; see
+        :func:`gradcore.std`)."""
+        return _reduction.std(self, axis, keepdims, ddof)
+    def prod(self, axis=None, keepdims=False):
+        """Product over ``axis``, exact gradient with zeros (see :func:`gradcore.prod`)."""
+        return _scan.prod(self, axis, keepdims)
+    def cumsum(self, axis=None):
+        """Running sum along ``axis`` (see :func:`gradcore.cumsum`)."""
+        return _scan.cumsum(self, axis)
+    def cumprod(self, axis=None):
+        """Running product along ``axis`` (see :func:`gradcore.cumprod`)."""
+        return _scan.cumprod(self, axis)
+    def all(self, axis=None, keepdims=False):
+        """Whether all elements over ``axis`` are nonzero (see :func:`gradcore.all`)."""
+        return _reduction.all(self, axis, keepdims)
+    def any(self, axis=None, keepdims=False):
+        """Whether any element over ``axis`` is nonzero (see :func:`gradcore.any`)."""
+        return _reduction.any(self, axis, keepdims)
+    def repeat(self, *repeats, axis=None):
+        """Each element repeated, NumPy's ``repeat`` with ``axis=`` by keyword (PyTorch's tiling
+        ``x.repeat(2, 3)`` raises, pointing to :func:`gradcore.tile`)."""
+        return _repeat.tensor_repeat(self, *repeats, axis=axis)
+    def take(self, indices, axis=None):
+        """Elements at ``indices`` along ``axis`` (see :func:`gradcore.take`)."""
+        return _indexing.take(self, indices, axis)
+    def argsort(self, axis=-1):
+        """Indices that sort along ``axis``, stable (see :func:`gradcore.argsort`)."""
+        return _reorder.argsort(self, axis)
+    def nonzero(self):
+        """Indices of the nonzero elements as NumPy gives them, a tuple of one tensor per axis
+        (PyTorch's is one (n, ndim) tensor; see :func:`gradcore.nonzero`)."""
+        return _indexing.nonzero(self)
+    def dot(self, other):
+        """NumPy's ``dot`` (see :func:`gradcore.dot`)."""
+        return _products.dot(self, other)
+    def trace(self, offset=0, axis1=0, axis2=1):
+        """Sum of a diagonal (see :func:`gradcore.trace`)."""
+        return _diagonal.trace(self, offset, axis1, axis2)
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        """A diagonal as the last axis (see :func:`gradcore.diagonal`)."""
+        return _diagonal.diagonal(self, offset, axis1, axis2)
     def argmax(self, axis=None):
         """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
         return Tensor._make(self.array.argmax(axis), self.device, False, None, 0)
@@ -468,6 +513,9 @@ class Tensor:
     def relu(self):
         """Elementwise max(x, 0) (see :func:`gradcore.relu`)."""
         return _activation.relu(self)
+    def round(self, decimals=0):
+        """Round to ``decimals`` places, zero gradient (see :func:`gradcore.round`)."""
+        return _elementwise.round(self, decimals)
 
 
 def _is_device_spec(value):
@@ -482,12 +530,19 @@ from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E
 from gradcore.autograd import engine as _engine  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402
 from gradcore.ops import arithmetic as _arith  # noqa: E402
+from gradcore.ops import binary as _binary  # noqa: E402
 from gradcore.ops import compare as _compare  # noqa: E402
 from gradcore.ops import convert as _convert  # noqa: E402
+from gradcore.ops import diagonal as _diagonal  # noqa: E402
+from gradcore.ops import elementwise as _elementwise  # noqa: E402
 from gradcore.ops import indexing as _indexing  # noqa: E402
 from gradcore.ops import inplace as _inplace  # noqa: E402
 from gradcore.ops import linalg as _linalg  # noqa: E402
 from gradcore.ops import math as _math  # noqa: E402
+from gradcore.ops import products as _products  # noqa: E402
 from gradcore.ops import reduction as _reduction  # noqa: E402
+from gradcore.ops import reorder as _reorder  # noqa: E402
+from gradcore.ops import repeat as _repeat  # noqa: E402
+from gradcore.ops import scan as _scan  # noqa: E402
 from gradcore.ops import shape as _shape  # noqa: E402
 from gradcore.ops import softmax as _softmax  # noqa: E402

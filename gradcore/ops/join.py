@@ -1,13 +1,16 @@
-"""Joining and splitting: concatenate, stack, split."""
+"""Joining and splitting: concatenate, stack, split, and NumPy's forms of them: hstack, vstack,
+column_stack, append, array_split (all composed, so their gradients are concatenate's and
+split's)."""
 from __future__ import annotations
 
 from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
-from gradcore.ops.shape import expand_dims
+from gradcore.ops.shape import atleast_1d, atleast_2d, expand_dims, reshape
 from gradcore.tensor import Tensor
 
-__all__ = ["concatenate", "stack", "split"]
+__all__ = ["concatenate", "stack", "split", "hstack", "vstack", "column_stack", "append",
+           "array_split"]
 
 
 class Concatenate(Function):
@@ -105,18 +108,87 @@ def split(x, indices_or_sections, axis=0):
     >>> [t.shape for t in gc.split(gc.arange(6), [2])]
     [(2,), (4,)]
     """
+    return _split(x, indices_or_sections, axis, "split")
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """Like :func:`split`, but ``n`` sections need not be equal, like ``numpy.array_split``: the
+    first ``size % n`` sections get one element more.
+
+    >>> import gradcore as gc
+    >>> [t.tolist() for t in gc.array_split(gc.arange(5), 3)]
+    [[0, 1], [2, 3], [4]]
+    """
+    return _split(x, indices_or_sections, axis, "array_split")
+
+
+def _split(x, indices_or_sections, axis, op):
     ndim = x.ndim
-    axis = checks.integer(axis, "split", "axis")
+    axis = checks.integer(axis, op, "axis")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"split: axis {axis} is out of range for a tensor of shape {x.shape}")
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
     axis %= ndim
     n = x.shape[axis]
     if checks.is_integer(indices_or_sections):
-        if indices_or_sections <= 0 or n % indices_or_sections:
-            raise ValueError(f"split: axis {axis} of size {n} does not divide into "
-                             f"{indices_or_sections} equal sections")
-        step = n // indices_or_sections
-        bounds = [step * i for i in range(1, indices_or_sections)]
+        sections = int(indices_or_sections)
+        if sections <= 0 or (op == "split" and n % sections):
+            raise ValueError(f"{op}: axis {axis} of size {n} does not divide into "
+                             f"{sections} equal sections")
+        step, extra = divmod(n, sections)  # the first `extra` sections: one more element
+        bounds = [step * i + min(i, extra) for i in range(1, sections)]
     else:
-        bounds = list(checks.int_tuple(indices_or_sections, "split", "indices_or_sections"))
+        bounds = list(checks.int_tuple(indices_or_sections, op, "indices_or_sections"))
     return list(Split(bounds, axis)(x))
+
+
+def _as_list(xs, op):
+    xs = list(xs)
+    if not xs:
+        raise ValueError(f"{op}: need at least one tensor")
+    return xs
+
+
+def hstack(xs):
+    """Joins horizontally, like ``numpy.hstack``: along axis 1, or axis 0 for 1-D tensors.
+
+    >>> import gradcore as gc
+    >>> gc.hstack([gc.zeros(2), gc.ones(1)]).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    xs = [atleast_1d(x) for x in _as_list(xs, "hstack")]
+    return concatenate(xs, 0 if xs[0].ndim == 1 else 1)
+
+
+def vstack(xs):
+    """Joins vertically, like ``numpy.vstack``: along axis 0, 1-D tensors as rows.
+
+    >>> import gradcore as gc
+    >>> gc.vstack([gc.zeros(2), gc.ones(2)]).shape
+    (2, 2)
+    """
+    return concatenate([atleast_2d(x) for x in _as_list(xs, "vstack")], 0)
+
+
+def column_stack(xs):
+    """Joins 1-D tensors as columns (and 2-D ones as they are) along axis 1, like
+    ``numpy.column_stack``.
+
+    >>> import gradcore as gc
+    >>> gc.column_stack([gc.zeros(2), gc.ones(2)]).tolist()
+    [[0.0, 1.0], [0.0, 1.0]]
+    """
+    xs = _as_list(xs, "column_stack")
+    return concatenate([reshape(x, (-1, 1)) if x.ndim < 2 else x for x in xs], 1)
+
+
+def append(x, values, axis=None):
+    """``x`` with ``values`` joined at the end along ``axis`` (None: both flattened), like
+    ``numpy.append``; differentiable in both.
+
+    >>> import gradcore as gc
+    >>> gc.append(gc.tensor([1.0, 2.0]), gc.tensor([[3.0]])).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    if axis is None:
+        return concatenate([reshape(x, (-1,)), reshape(values, (-1,))], 0)
+    return concatenate([x, values], axis)

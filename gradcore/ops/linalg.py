@@ -1,12 +1,17 @@
 """Matrix products: ``matmul`` (batched, with NumPy's 1-D rules) and ``linear``; GEMMs run on
-BLAS (NumPy) or cuBLAS (CuPy)."""
+BLAS (NumPy) or cuBLAS (CuPy). This module is also ``gc.linalg``, NumPy's ``linalg`` namespace,
+so it re-exports ``norm`` (:mod:`gradcore.ops.norm`) and ``inv``, ``det``, ``slogdet``, ``solve``
+(:mod:`gradcore.ops.inverse`), ``cholesky`` and ``eigh`` (:mod:`gradcore.ops.decomp`), ``svd``
+(:mod:`gradcore.ops.svd`)."""
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module
+from gradcore.ops.norm import norm
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
-__all__ = ["matmul", "linear"]
+__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh",
+           "svd"]
 
 
 class MatMul(Function):
@@ -94,3 +99,9 @@ def linear(x, weight, bias=None):
     """
     y = Linear()(x, weight)
     return y if bias is None else y + bias
+
+
+# at the bottom: gradcore.ops.inverse and .decomp build on matmul above
+from gradcore.ops.inverse import det, inv, slogdet, solve  # noqa: E402
+from gradcore.ops.decomp import cholesky, eigh  # noqa: E402
+from gradcore.ops.svd import svd  # noqa: E402

@@ -5,6 +5,7 @@ import numpy
 
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module, to_device
+from gradcore.ops.indexing import nonzero
 from gradcore.ops.shape import sum_to
 
 __all__ = ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "maximum", "minimum", "where", "clip"]
@@ -273,14 +274,20 @@ class Where(Function):
         return xp.where(self.cond, t0, t1)
 
 
-def where(cond, x0, x1):
-    """``x0`` where ``cond`` is true, else ``x1`` (broadcast), like ``numpy.where``.
+def where(cond, x0=None, x1=None):
+    """``x0`` where ``cond`` is true, else ``x1`` (broadcast), like ``numpy.where``. With
+    ``cond`` alone: the indices where it is true, as :func:`gradcore.nonzero`.
 
     >>> import gradcore as gc
     >>> x = gc.tensor([-1.0, 2.0])
-    >>> gc.where(x > 0, x, 0.0).tolist()
-    [0.0, 2.0]
+    >>> gc.where(x > 0, x, 0.0).tolist(), gc.where(x > 0)[0].tolist()
+    ([0.0, 2.0], [1])
     """
+    if x0 is None and x1 is None:
+        return nonzero(cond)
+    if x0 is None or x1 is None:
+        raise TypeError("where: give both x0 and x1, or neither (then it returns the indices "
+                        "where cond is true)")
     cond = getattr(cond, "array", cond)
     like = next((t for t in (x0, x1) if hasattr(t, "device") and hasattr(t, "array")), None)
     if like is not None:  # a NumPy array or a list as the condition of device tensors

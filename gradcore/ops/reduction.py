@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, var, max, min over ``axis=None|int|tuple`` with ``keepdims``."""
+"""Reductions: sum, mean, var, std, average, max, min over ``axis=None|int|tuple`` with
+``keepdims``; and the integer and boolean ones, argmax, argmin, all, any (not differentiated)."""
 from __future__ import annotations
 
 import builtins
@@ -8,9 +9,14 @@ import numpy
 
 from gradcore import checks
 from gradcore.autograd.function import Function
+from gradcore.backend import array_module
+from gradcore.creation import as_tensor
+from gradcore.ops.math import sqrt
 from gradcore.ops.shape import broadcast_to, reshape
+from gradcore.tensor import Tensor
 
-__all__ = ["sum", "mean", "var", "max", "min", "normalize_axis"]
+__all__ = ["sum", "mean", "var", "std", "average", "max", "min", "argmax", "argmin", "all", "any",
+           "normalize_axis"]
 
 
 def normalize_axis(axis, ndim, op):
@@ -37,10 +43,14 @@ def expand_reduced(gy, x_shape, axes):
     return broadcast_to(reshape(gy, _keepdims_shape(x_shape, axes)), x_shape)
 
 
-class Sum(Function):
+class Reduction(Function):
+    """Base of the ops that reduce over ``axes`` (normalized by :func:`normalize_axis`)."""
+
     def __init__(self, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims
 
+
+class Sum(Reduction):
     def forward(self, x):
         self.x_shape = x.shape
         return x.sum(axis=self.axes, keepdims=self.keepdims)
@@ -62,10 +72,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
     return Sum(normalize_axis(axis, x.ndim, "sum"), keepdims)(x)
 
 
-class Mean(Function):
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
-
+class Mean(Reduction):
     def forward(self, x):
         self.x_shape = x.shape
         return x.mean(axis=self.axes, keepdims=self.keepdims)
@@ -116,15 +123,64 @@ def var(x, axis=None, keepdims=False, ddof=0):
         return sum(centered * centered, axes, keepdims) / builtins.max(count - ddof, 0)
 
 
-class _Extreme(Function):
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation over ``axis`` with ``ddof``, like ``numpy.std``: ``sqrt(var)``.
+
+    NOTE: where the deviation is 0 (all elements equal) the gradient is nan, as PyTorch's: the
+    square root has no derivative at 0 (PyTorch also gives nan there).
+
+    >>> import gradcore as gc
+    >>> gc.std(gc.tensor([1.0, 3.0])).item()
+    1.0
+    """
+    return sqrt(var(x, axis, keepdims, ddof))
+
+
+def average(x, axis=None, weights=None, returned=False, keepdims=False):
+    """Weighted mean over ``axis``, like ``numpy.average``; differentiable in ``x`` and in
+    ``weights`` (a tensor of ``x``'s shape, or 1-D along a single ``axis``). With ``returned``,
+    also gives the sum of the weights. Weights summing to zero raise ``ZeroDivisionError``, as in
+    NumPy and CuPy (a check that waits for the GPU).
+
+    >>> import gradcore as gc
+    >>> gc.average(gc.tensor([1.0, 4.0]), weights=gc.tensor([3.0, 1.0])).item()
+    1.75
+    """
+    if weights is None:
+        avg = mean(x, axis, keepdims)
+        if not returned:
+            return avg
+        count = x.size if axis is None else builtins.int(numpy.prod(
+            [x.shape[a] for a in normalize_axis(axis, x.ndim, "average")]))
+        return avg, Tensor._make(array_module(avg.array).full(avg.shape, count, avg.dtype),
+                                 avg.device, False, None, 0)
+    if not isinstance(weights, Tensor):  # a list or NumPy array: a constant on x's device
+        weights = as_tensor(weights, dtype=x.dtype if x.dtype.kind == "f" else None,
+                            device=x.device)
+    w_shape = tuple(weights.shape)
+    if w_shape != tuple(x.shape):
+        if axis is None or len(w_shape) != 1 or not checks.is_integer(axis):
+            raise TypeError(f"average: weights of shape {w_shape} differ from x's shape "
+                            f"{tuple(x.shape)}; 1-D weights need a single integer axis")
+        ax = normalize_axis(axis, x.ndim, "average")[0]
+        if w_shape[0] != x.shape[ax]:
+            raise ValueError(f"average: 1-D weights of length {w_shape[0]} do not match axis "
+                             f"{axis} of x's shape {tuple(x.shape)}")
+        weights = reshape(weights, tuple(-1 if i == ax else 1 for i in range(x.ndim)))
+        weights = broadcast_to(weights, x.shape)
+    scale = sum(weights, axis, keepdims)
+    if bool(array_module(scale.array).any(scale.array == 0)):
+        raise ZeroDivisionError("average: weights sum to zero, can't be normalized")
+    avg = sum(x * weights, axis, keepdims) / scale
+    return (avg, scale) if returned else avg
+
+
+class _Extreme(Reduction):
     """max/min. NOTE: tied extremes share the gradient equally (as ``torch.amax`` and JAX)."""
 
     saves = (0,)
     saves_output = True
     pick = None
-
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x):
         if x.size == 0:
@@ -173,3 +229,63 @@ def min(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
     [1.0, 0.0]
     """
     return Min(normalize_axis(axis, x.ndim, "min"), keepdims)(x)
+
+
+def _index_or_flag(x, op, axis, keepdims):
+    """A reduction that gives integers or booleans (argmax, all...): an untracked Tensor."""
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    a = x.array
+    if op in ("argmax", "argmin"):
+        if axis is not None:
+            axis = normalize_axis(axis, a.ndim, op)
+            if len(axis) != 1:
+                raise TypeError(f"{op}: axis must be an integer or None, got {axis}")
+            axis = axis[0]
+        if a.size == 0:
+            raise ValueError(f"{op}: zero-size tensor of shape {a.shape} has no {op[3:]}imum")
+    else:
+        axis = normalize_axis(axis, a.ndim, op) if axis is not None else None
+    out = getattr(array_module(a), op)(a, axis=axis, keepdims=keepdims)
+    return Tensor._make(array_module(a).asarray(out), x.device, False, None, 0)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the (first) maximum over ``axis`` (None: of the flattened tensor), like
+    ``numpy.argmax``: an int64 tensor, not differentiated.
+
+    >>> import gradcore as gc
+    >>> gc.argmax(gc.tensor([[1.0, 5.0], [7.0, 2.0]]), axis=1).tolist()
+    [1, 0]
+    """
+    return _index_or_flag(x, "argmax", axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the (first) minimum over ``axis``, like ``numpy.argmin`` (int64, not
+    differentiated).
+
+    >>> import gradcore as gc
+    >>> gc.argmin(gc.tensor([3.0, 1.0, 1.0])).item()
+    1
+    """
+    return _index_or_flag(x, "argmin", axis, keepdims)
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
+    """Whether every element over ``axis`` is nonzero, like ``numpy.all`` (a bool tensor).
+
+    >>> import gradcore as gc
+    >>> gc.all(gc.tensor([[1.0, 0.0], [2.0, 3.0]]), axis=1).tolist()
+    [False, True]
+    """
+    return _index_or_flag(x, "all", axis, keepdims)
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
+    """Whether some element over ``axis`` is nonzero, like ``numpy.any`` (a bool tensor).
+
+    >>> import gradcore as gc
+    >>> gc.any(gc.tensor([0.0, 0.0, 2.0])).item()
+    True
+    """
+    return _index_or_flag(x, "any", axis, keepdims)

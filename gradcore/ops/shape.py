@@ -1,4 +1,5 @@
-"""Shape ops: reshape, transpose, swapaxes, expand_dims, squeeze, broadcast_to, sum_to, flatten.
+"""Shape ops: reshape, transpose, swapaxes, expand_dims, squeeze, broadcast_to, sum_to, flatten,
+atleast_1d/2d/3d.
 
 ``sum_to`` is THE unbroadcast helper: every op whose forward broadcasts its inputs sums the
 gradient back to each input's shape with it, so broadcasting is handled in one place.
@@ -10,7 +11,7 @@ from gradcore.autograd.function import Function
 from gradcore.backend import array_module as _xp
 
 __all__ = ["reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to",
-           "sum_to", "flatten"]
+           "sum_to", "flatten", "atleast_1d", "atleast_2d", "atleast_3d"]
 
 
 def _normalize_axes(axis, ndim, op):
@@ -203,3 +204,44 @@ def _sum_to_array(x, shape):
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
     y = x.sum(axis=axes, keepdims=True) if axes else x
     return y.reshape(shape) if lead or y.shape != shape else y
+
+
+def _atleast(xs, grow):
+    out = [reshape(x, grow(tuple(x.shape))) for x in xs]  # reshape to its own shape: x itself
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_1d(*xs):
+    """Each tensor with at least one axis (a 0-d one becomes shape (1,)), like
+    ``numpy.atleast_1d``; one tensor for one argument, else a list.
+
+    >>> import gradcore as gc
+    >>> gc.atleast_1d(gc.tensor(2.0)).shape
+    (1,)
+    """
+    return _atleast(xs, lambda s: s or (1,))
+
+
+def atleast_2d(*xs):
+    """Each tensor with at least two axes: (n,) becomes (1, n), like ``numpy.atleast_2d``.
+
+    >>> import gradcore as gc
+    >>> gc.atleast_2d(gc.zeros(3)).shape
+    (1, 3)
+    """
+    return _atleast(xs, lambda s: s if len(s) >= 2 else (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*xs):
+    """Each tensor with at least three axes, like ``numpy.atleast_3d``: () -> (1, 1, 1),
+    (n,) -> (1, n, 1), (m, n) -> (m, n, 1).
+
+    >>> import gradcore as gc
+    >>> gc.atleast_3d(gc.zeros((2, 3))).shape
+    (2, 3, 1)
+    """
+    def grow(s):
+        if len(s) >= 3:
+            return s
+        return {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}[len(s)]
+    return _atleast(xs, grow)

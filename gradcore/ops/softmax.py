@@ -7,7 +7,7 @@ from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.ops.math import exp
-from gradcore.ops.reduction import _keepdims_shape, expand_reduced, normalize_axis
+from gradcore.ops.reduction import Reduction, _keepdims_shape, expand_reduced, normalize_axis
 from gradcore.ops.reduction import sum as _sum
 from gradcore.ops.shape import reshape
 
@@ -38,12 +38,9 @@ def _lse_parts(x, axes):
         return m, z, xp.log(s)
 
 
-class LogSumExp(Function):
+class LogSumExp(Reduction):
     saves = (0,)
     saves_output = True
-
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x):
         self.x_shape = x.shape

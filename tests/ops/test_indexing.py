@@ -106,3 +106,61 @@ def test_out_of_range_raises(device):
     x = gc.zeros((2, 3), device=device)
     with pytest.raises(IndexError, match=r"getitem.*\(2, 3\)"):
         x[5]
+
+
+# ---- take, take_along_axis, nonzero, where(cond) ---------------------------------------------
+@pytest.mark.parametrize("indices, axis", [([0, 2, 2], 0), ([[1, 0], [3, 3]], 1), ([5, -1], None),
+                                           (2, 1), ([-1], -1)], ids=str)
+def test_take(indices, axis, device):
+    x = randn((3, 4), device)
+    np.testing.assert_array_equal(gc.take(x, indices, axis).numpy(),
+                                  np.take(x.numpy(), indices, axis))
+    np.testing.assert_array_equal(x.take(indices, axis).numpy(), np.take(x.numpy(), indices, axis))
+    f = lambda t: gc.take(t, indices, axis) ** 2  # noqa: E731
+    assert gc.gradcheck(f, (x,))
+    assert gradcheck2(f, (x,))
+    assert jvpcheck(f, (x,))
+
+
+def test_take_repeated_indices_accumulate_and_errors(device):
+    x = gc.tensor([1.0, 2.0, 3.0], dtype="float64", device=device, requires_grad=True)
+    gc.take(x, gc.tensor([2, 2, 0], device=device)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 2.0])
+    with pytest.raises(IndexError, match="getitem: index"):
+        gc.take(x, [3])
+    with pytest.raises(TypeError, match="take: indices must be integers, got dtype float64"):
+        gc.take(x, np.array([0.0]))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, None], ids=str)
+def test_take_along_axis(axis, device):
+    x = randn((3, 4), device, seed=3)
+    rng = np.random.default_rng(0)
+    shape = (12,) if axis is None else ((5, 4) if axis == 0 else (3, 6))
+    idx = rng.integers(0, 12 if axis is None else x.shape[axis], shape)
+    np.testing.assert_array_equal(gc.take_along_axis(x, idx, axis).numpy(),
+                                  np.take_along_axis(x.numpy(), idx, axis))
+    f = lambda t: gc.take_along_axis(t, idx, axis) ** 2  # noqa: E731
+    assert gc.gradcheck(f, (x,))
+    assert gradcheck2(f, (x,))
+    assert jvpcheck(f, (x,))
+
+
+def test_take_along_axis_with_argmax_and_errors(device):
+    x = randn((3, 4), device, seed=4)
+    top = gc.take_along_axis(x, gc.argmax(x, axis=1, keepdims=True), axis=1)
+    np.testing.assert_array_equal(top.numpy(), x.numpy().max(axis=1, keepdims=True))
+    with pytest.raises(ValueError, match=r"take_along_axis: indices of shape \(3,\) need as many"):
+        gc.take_along_axis(x, [0, 1, 2], axis=1)
+
+
+def test_nonzero_and_where_with_one_argument(device):
+    a = np.array([[0.0, 2.0, 0.0], [3.0, 0.0, -1.0]])
+    x = gc.tensor(a, device=device)
+    for got in (gc.nonzero(x), gc.where(x != 0), x.nonzero()):
+        assert len(got) == 2 and all(g.dtype == np.int64 and g.device == x.device for g in got)
+        for g, r in zip(got, np.nonzero(a)):
+            np.testing.assert_array_equal(g.numpy(), r)
+    np.testing.assert_array_equal(x[gc.where(x > 0)].numpy(), a[np.where(a > 0)])
+    with pytest.raises(TypeError, match="where: give both x0 and x1, or neither"):
+        gc.where(x > 0, x)

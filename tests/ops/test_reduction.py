@@ -165,3 +165,89 @@ def test_var_per_axis_without_degrees_of_freedom(device):
     with pytest.warns(RuntimeWarning, match="2 elements, ddof=2"):
         y = gc.var(gc.tensor(a, device=device), axis=0, ddof=2)
     assert np.isinf(y.numpy()[[0, 2]]).all()
+
+
+# ---- std, average -------------------------------------------------------------------------
+@pytest.mark.parametrize("ddof", [0, 1])
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)], ids=str)
+def test_std(axis, ddof, device):
+    x = randn((3, 4), device, seed=3)
+    f = lambda t: gc.std(t, axis=axis, ddof=ddof)  # noqa: E731
+    np.testing.assert_allclose(f(x).numpy(), np.std(x.numpy(), axis=axis, ddof=ddof), rtol=1e-13)
+    np.testing.assert_allclose(x.std(axis, True, ddof).numpy(),
+                               np.std(x.numpy(), axis=axis, ddof=ddof, keepdims=True), rtol=1e-13)
+    assert gc.gradcheck(f, (x,))
+    assert gradcheck2(f, (x,))
+    assert jvpcheck(f, (x,))
+
+
+def test_std_of_constant_has_nan_gradient_as_documented(device):
+    x = gc.ones(3, dtype="float64", device=device, requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gc.std(x).backward()
+    assert np.isnan(x.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("axis, wshape", [(None, (3, 4)), (0, (3, 4)), (1, (4,)), (0, (3,)),
+                                          ((0, 1), (3, 4)), (-1, (4,))], ids=str)
+def test_average_weights(axis, wshape, device):
+    x = randn((3, 4), device, seed=4)
+    w = randn(wshape, device, seed=5, low=0.2, high=2.0)
+    ref = np.average(x.numpy(), axis=axis, weights=w.numpy())
+    np.testing.assert_allclose(gc.average(x, axis, w).numpy(), ref, rtol=1e-13)
+    avg, scale = gc.average(x, axis, w, returned=True)
+    _, ref_scale = np.average(x.numpy(), axis=axis, weights=w.numpy(), returned=True)
+    np.testing.assert_allclose(scale.numpy(), ref_scale, rtol=1e-13)
+    f = lambda a, b: gc.average(a, axis, b)  # noqa: E731
+    assert gc.gradcheck(f, (x, w))
+    assert gradcheck2(f, (x, w))
+    assert jvpcheck(f, (x, w))
+
+
+def test_average_without_weights_and_errors(device):
+    x = randn((3, 4), device, seed=6)
+    np.testing.assert_allclose(gc.average(x, 1).numpy(), np.average(x.numpy(), 1), rtol=1e-13)
+    _, count = gc.average(x, 0, returned=True)
+    np.testing.assert_array_equal(count.numpy(), np.average(x.numpy(), 0, returned=True)[1])
+    np.testing.assert_allclose(gc.average(x, 1, [1.0, 2.0, 3.0, 4.0]).numpy(),
+                               np.average(x.numpy(), 1, [1.0, 2.0, 3.0, 4.0]), rtol=1e-13)
+    with pytest.raises(ZeroDivisionError, match="average: weights sum to zero"):
+        gc.average(x, 1, gc.zeros(4, dtype="float64", device=device))
+    with pytest.raises(ValueError, match=r"average: 1-D weights of length 3 do not match axis 1"):
+        gc.average(x, 1, gc.ones(3, dtype="float64", device=device))
+    with pytest.raises(TypeError, match=r"average: weights of shape \(4,\) differ"):
+        gc.average(x, None, gc.ones(4, dtype="float64", device=device))
+
+
+# ---- argmax, argmin, all, any ----------------------------------------------------------------
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1], ids=str)
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_extremes(name, axis, keepdims, device):
+    a = np.array([[1.0, 5.0, 5.0], [7.0, -2.0, 7.0]])  # ties: the first one, as NumPy
+    x = gc.tensor(a, device=device, requires_grad=True)
+    y = getattr(gc, name)(x, axis=axis, keepdims=keepdims)
+    ref = getattr(np, name)(a, axis=axis, keepdims=keepdims)
+    assert y.dtype == np.int64 and not y.requires_grad and y.device == x.device
+    np.testing.assert_array_equal(y.numpy(), ref)
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)], ids=str)
+def test_all_any(name, axis, device):
+    a = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]])
+    x = gc.tensor(a, device=device)
+    for keepdims in (False, True):
+        y = getattr(gc, name)(x, axis=axis, keepdims=keepdims)
+        assert y.dtype == np.bool_
+        np.testing.assert_array_equal(y.numpy(), getattr(np, name)(a, axis=axis, keepdims=keepdims))
+        np.testing.assert_array_equal(getattr(x, name)(axis, keepdims).numpy(), y.numpy())
+
+
+def test_arg_extremes_errors(device):
+    with pytest.raises(ValueError, match="argmax: zero-size tensor"):
+        gc.argmax(gc.zeros(0, device=device))
+    with pytest.raises(TypeError, match="argmin: axis must be an integer or None"):
+        gc.argmin(gc.zeros((2, 2), device=device), axis=(0, 1))
+    with pytest.raises(ValueError, match="any: axis 3 is out of range"):
+        gc.any(gc.zeros((2, 2), device=device), axis=3)

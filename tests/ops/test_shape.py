@@ -133,3 +133,19 @@ def test_axes_and_shapes_must_be_integers(device):
         with pytest.raises(TypeError, match=match):
             call()
     assert gc.reshape(x, (np.int64(3), -1)).shape == (3, 2)
+
+
+# ---- atleast_1d/2d/3d -------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 3, 4)], ids=str)
+@pytest.mark.parametrize("name", ["atleast_1d", "atleast_2d", "atleast_3d"])
+def test_atleast(name, shape, device):
+    fn, ref = getattr(gc, name), getattr(np, name)
+    x = randn(shape, device)
+    y = fn(x)
+    assert y.shape == ref(x.numpy()).shape
+    np.testing.assert_array_equal(y.numpy(), ref(x.numpy()))
+    if len(y.shape) == len(shape):
+        assert y is x  # nothing to add: the same tensor, as NumPy returns the same array
+    assert gc.gradcheck(lambda t: fn(t) ** 2, (x,))
+    many = fn(x, x)
+    assert isinstance(many, list) and len(many) == 2 and many[0].shape == y.shape

@@ -260,8 +260,21 @@ _NUMPY_NAMES = frozenset("""
     full_like isfinite isinf isnan log log1p matmul maximum minimum multiply negative ones_like
     power reshape sign sin split sqrt square stack subtract sum tanh where zeros_like empty_like
     dtype result_type finfo iinfo newaxis inf nan pi
+    tan arcsin arccos arctan arctan2 sinh cosh arcsinh arccosh arctanh log2 log10 exp2
+    logaddexp reciprocal hypot mod remainder fmod floor ceil round around trunc
+    prod cumsum cumprod argmax argmin all any roll pad argsort nonzero
+    einsum eye diagonal moveaxis tri
     bool_ float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64
 """.split())
+
+
+# cupy.linalg, as far as gradcore uses it (CuPy's slogdet returns a plain tuple)
+linalg = types.SimpleNamespace(inv=_wrapped(np.linalg.inv), det=_wrapped(np.linalg.det),
+                               solve=_wrapped(np.linalg.solve),
+                               cholesky=_wrapped(np.linalg.cholesky),
+                               eigh=_wrapped(lambda a: tuple(np.linalg.eigh(a))),
+                               svd=_wrapped(lambda a, **kw: tuple(np.linalg.svd(a, **kw))),
+                               slogdet=_wrapped(lambda a: tuple(np.linalg.slogdet(a))))
 
 
 def __getattr__(name):  # module attributes not defined in this file: the explicit list only
