@@ -116,17 +116,17 @@ class Tensor:
 
     @property
     def data(self):
-        """This tensor's storage as a tensor cut off from the graph (PyTorch's ``.array``).
+        """This tensor's storage as a tensor cut off from the graph (PyTorch's ``.data``).
 
-        ``p.array.add_(u)``, ``p.array += u`` and ``p.array.zero_()`` change ``p`` in place. Unlike
+        ``p.data.add_(u)``, ``p.data += u`` and ``p.data.zero_()`` change ``p`` in place. Unlike
         PyTorch's, it shares ``p``'s version counter, so such a change to a tensor that a recorded
         op saved is reported at ``backward()`` instead of giving a wrong gradient. Assigning
-        (``p.array = t``) makes ``t``'s array the storage of ``p`` (same device; the shape may
+        (``p.data = t``) makes ``t``'s array the storage of ``p`` (same device; the shape may
         change, as in PyTorch). The raw NumPy/CuPy array is ``.array``.
 
         >>> import gradcore as gc
         >>> p = gc.tensor([1.0, 2.0], requires_grad=True)
-        >>> p.array -= 0.5; p.tolist(), p.requires_grad
+        >>> p.data -= 0.5; p.tolist(), p.requires_grad
         ([0.5, 1.5], True)
         """
         t = Tensor._make(self.array, self.device, False, None, 0)
@@ -136,11 +136,11 @@ class Tensor:
     @data.setter
     def data(self, value):
         if isinstance(value, Tensor):
-            if value.array is self.array:  # p.array += u: already written in place
+            if value.array is self.array:  # p.data += u: already written in place
                 return
             array = value.array
             if value.device is not self.device:
-                raise RuntimeError(f"data: cannot assign a tensor on {value.device} to the .array "
+                raise RuntimeError(f"data: cannot assign a tensor on {value.device} to the .data "
                                    f"of a tensor on {self.device} (shape {self.shape}); move it "
                                    "with .to() first")
         else:
