@@ -11,6 +11,7 @@ and dataset readers that return NumPy arrays (the packaged MNIST subset, MNIST-s
 from gradcore.data.datasets import (MNIST5K_SHA256, load_idx_dataset, load_mnist5k, read_idx,
                                     stratified_split)
 from gradcore.data.loader import DataLoader
+from gradcore.data.sampler import DistributedSampler
 
-__all__ = ["DataLoader", "load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
+__all__ = ["DataLoader", "DistributedSampler", "load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
            "MNIST5K_SHA256"]
