@@ -21,6 +21,7 @@ NAMESPACES = {
     "gc.data": gc.data,
     "gc.viz": gc.viz,
     "gc.cuda": gc.cuda,
+    "gc.distributed": gc.distributed,
 }
 
 

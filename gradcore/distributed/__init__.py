@@ -58,6 +58,10 @@ def init(backend=None):
 
     ``backend``: None (MPI for CPU tensors, NCCL for CUDA tensors), ``"mpi"`` (MPI for both) or
     ``"nccl"`` (CUDA tensors only). A second call with the same backend does nothing.
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.get_world_size()   # run alone: a world of one
+    1
     """
     global _world
     if backend not in _BACKENDS:
@@ -82,28 +86,52 @@ def init(backend=None):
 
 
 def is_initialized():
-    """True once :func:`init` has run in this process."""
+    """True once :func:`init` has run in this process.
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.is_initialized()
+    True
+    """
     return _world is not None
 
 
 def get_rank():
-    """This process's rank, 0 .. world size - 1."""
+    """This process's rank, 0 .. world size - 1.
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.get_rank()
+    0
+    """
     return _require("get_rank").rank
 
 
 def get_world_size():
-    """The number of processes in the job."""
+    """The number of processes in the job (``N`` of ``mpiexec -n N``).
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.get_world_size()
+    1
+    """
     return _require("get_world_size").size
 
 
 def get_local_rank():
     """This process's rank among the processes on its machine (to pick its GPU:
-    ``gc.device(f"cuda:{dist.get_local_rank() % gc.cuda.device_count()}")``)."""
+    ``gc.device(f"cuda:{dist.get_local_rank() % gc.cuda.device_count()}")``).
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.get_local_rank()
+    0
+    """
     return _require("get_local_rank").local_rank
 
 
 def barrier():
-    """Wait until every rank has reached this call."""
+    """Wait until every rank has reached this call.
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.barrier()
+    """
     world = _require("barrier")
     if world.comm is not None and world.size > 1:
         world.comm.Barrier()
@@ -111,7 +139,13 @@ def barrier():
 
 def all_reduce(t, op="sum"):
     """Reduce ``t`` over all ranks, in place: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``;
-    every rank ends with the result. Returns ``t``."""
+    every rank ends with the result. Returns ``t``.
+
+    >>> import gradcore as gc, gradcore.distributed as dist
+    >>> dist.init(); t = gc.tensor([1.0, 5.0])
+    >>> dist.all_reduce(t, op="max").tolist()  # on 2 ranks: the elementwise max of both
+    [1.0, 5.0]
+    """
     if op not in OPS:
         raise ValueError(f"distributed.all_reduce: op must be one of {list(OPS)}, got {op!r}")
     _check_tensor("all_reduce", t)
@@ -124,7 +158,12 @@ def all_reduce(t, op="sum"):
 
 
 def broadcast(t, src=0):
-    """Overwrite ``t`` on every rank with rank ``src``'s values, in place. Returns ``t``."""
+    """Overwrite ``t`` on every rank with rank ``src``'s values, in place. Returns ``t``.
+
+    >>> import gradcore as gc, gradcore.distributed as dist
+    >>> dist.init(); dist.broadcast(gc.tensor([3, 4]), src=0).tolist()
+    [3, 4]
+    """
     world = _require("broadcast")
     _check_tensor("broadcast", t)
     if isinstance(src, bool) or not isinstance(src, (int, numpy.integer)) or not 0 <= src < world.size:
@@ -136,7 +175,12 @@ def broadcast(t, src=0):
 
 
 def all_gather(t):
-    """Every rank's ``t``, as a list indexed by rank (new Tensors on ``t``'s device)."""
+    """Every rank's ``t``, as a list indexed by rank (new Tensors on ``t``'s device).
+
+    >>> import gradcore as gc, gradcore.distributed as dist
+    >>> dist.init(); [p.tolist() for p in dist.all_gather(gc.tensor([7.0]))]
+    [[7.0]]
+    """
     _check_tensor("all_gather", t)
     parts = _backend_for("all_gather", t).all_gather(t.array)
     return [Tensor._make(a, t.device, False, None, 0) for a in parts]
@@ -144,7 +188,12 @@ def all_gather(t):
 
 def all_gather_object(obj):
     """Every rank's picklable ``obj``, as a list indexed by rank (over MPI; for small
-    metadata, not for tensors)."""
+    metadata, not for tensors).
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init(); dist.all_gather_object({"host": "a"})
+    [{'host': 'a'}]
+    """
     world = _require("all_gather_object")
     if world.comm is None or world.size == 1:
         return [obj]
