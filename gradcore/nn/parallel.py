@@ -121,7 +121,8 @@ def _average(flat, device, has):
     returns, per parameter, how many ranks had a gradient. Every rank takes the same branches
     (they depend only on the all-reduced mask), so no rank waits for a collective that another
     skips."""
-    mask = Tensor._make(numpy.array(has, numpy.int32), backend.CPU, False, None, 0)
+    # on the gradients' device, so it takes their backend (init(backend="nccl") refuses CPU)
+    mask = Tensor._make(backend.to_device(numpy.array(has, numpy.int32), device), device, False, None, 0)
     dist.all_reduce(mask, op="sum")
     counts = mask.array.tolist()
     if any(counts):

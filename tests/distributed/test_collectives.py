@@ -160,3 +160,26 @@ def test_nccl_backend_plumbing_with_a_fake_nccl():
     assert sum(c[0] == "init" for c in calls) == 1
     with pytest.raises(TypeError, match="dtype uint8 has no NCCL type"):
         be.all_reduce(numpy.zeros(2, "uint8").view(_DevArray), "sum")
+
+
+def test_mpi_for_gpu_arrays_is_staged_through_the_host():
+    """init(backend="mpi") with CUDA tensors: copy to the host, MPI, copy back into the array."""
+    class Doubling:  # an MPI backend whose other rank holds the same values
+        def all_reduce(self, a, op):
+            return a * 2
+
+        def broadcast(self, a, src):
+            return a + src
+
+        def all_gather(self, a):
+            return [a, a + 1]
+
+    copies = []
+    xp = types.SimpleNamespace(asnumpy=lambda a: copies.append("d2h") or numpy.array(a),
+                               asarray=lambda a: copies.append("h2d") or numpy.array(a))
+    staged = backends.HostStaged(Doubling(), xp)
+    x = numpy.array([1.0, 2.0])
+    assert staged.all_reduce(x, "sum") is x and x.tolist() == [2.0, 4.0]
+    assert staged.broadcast(x, 1).tolist() == [3.0, 5.0]
+    assert [p.tolist() for p in staged.all_gather(x)] == [[3.0, 5.0], [4.0, 6.0]]
+    assert copies == ["d2h", "h2d"] * 2 + ["d2h", "h2d", "h2d"]
