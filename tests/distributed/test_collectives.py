@@ -183,3 +183,13 @@ def test_mpi_for_gpu_arrays_is_staged_through_the_host():
     assert staged.broadcast(x, 1).tolist() == [3.0, 5.0]
     assert [p.tolist() for p in staged.all_gather(x)] == [[3.0, 5.0], [4.0, 6.0]]
     assert copies == ["d2h", "h2d"] * 2 + ["d2h", "h2d", "h2d"]
+
+
+def test_without_mpi4py_a_script_runs_alone(monkeypatch):
+    monkeypatch.setattr(dist, "_world", None)
+    monkeypatch.setitem(__import__("sys").modules, "mpi4py", None)  # import mpi4py fails
+    with pytest.raises(RuntimeError, match=r"backend='mpi'\) needs mpi4py .*gradcore\[mpi\]"):
+        dist.init(backend="mpi")
+    dist.init()
+    assert dist.get_world_size() == 1 and dist.all_reduce(gc.ones(2)).tolist() == [1.0, 1.0]
+    assert dist.all_gather_object(3) == [3]
