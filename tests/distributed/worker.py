@@ -109,6 +109,24 @@ def accumulate(_out):
     assert w.grad.tolist() == [[expect] * 2], w.grad
 
 
+def loose(_out):
+    """An optimizer that packs the model's parameters together with a parameter of another model:
+    the model's gradients are averaged through a temporary buffer, the other one is left alone."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    ddp = gc.nn.DistributedDataParallel(gc.nn.Linear(2, 1, dtype="float64"))
+    other = gc.nn.Parameter(gc.zeros(3, dtype="float64"))
+    opt = gc.optim.SGD([other, *ddp.parameters()], lr=1.0)
+    w, b = ddp.module.weight, ddp.module.bias
+    assert w._pack is other._pack  # one buffer shared with a foreign parameter
+    (ddp(gc.full((1, 2), rank + 1.0, dtype="float64")).sum() + (other * (rank + 1.0)).sum()).backward()
+    ddp.sync_gradients()
+    mean = sum(r + 1.0 for r in range(world)) / world
+    assert w.grad.tolist() == [[mean, mean]] and b.grad.tolist() == [1.0], (w.grad, b.grad)
+    assert other.grad.tolist() == [rank + 1.0] * 3  # not ours to average
+    opt.step()
+    assert w._pack is other._pack and w.grad.array.base is not None  # still views of the buffer
+
+
 def mismatch(_out):
     rank = dist.get_rank()
     try:

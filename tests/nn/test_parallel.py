@@ -21,8 +21,8 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert one["sgd_losses"][-1] < 0.8 * one["sgd_losses"][0]  # it did train
 
 
-def test_unused_parameters_no_sync_and_mismatch_on_two_ranks():
-    out = mpi.check(mpi.run("unused,accumulate,mismatch"))
+def test_unused_parameters_no_sync_shared_buffers_and_mismatch_on_two_ranks():
+    out = mpi.check(mpi.run("unused,accumulate,loose,mismatch"))
     for rank in (0, 1):  # both ranks refuse the mismatched models, naming rank 1
         assert (f"rank {rank} refused: DistributedDataParallel: rank 1's model differs from "
                 f"rank 0's: rank 0 has 'weight' of shape (2, 3)") in out.stdout
