@@ -23,6 +23,7 @@ fail at once instead of waiting forever in their next collective.
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy
 
@@ -33,6 +34,7 @@ __all__ = ["init", "is_initialized", "get_rank", "get_world_size", "get_local_ra
            "all_reduce", "broadcast", "all_gather", "all_gather_object", "OPS"]
 
 _BACKENDS = (None, "mpi", "nccl")
+_ABORT_GRACE_S = 1.0  # seconds for the launcher to forward the traceback before the abort
 
 
 class _World:
@@ -256,6 +258,9 @@ def _install_abort_hook(world):
         sys.stderr.write(f"gradcore.distributed: rank {world.rank} of {world.size} raised "
                          f"{exc_type.__name__}: {exc}; aborting all ranks (MPI_Abort)\n")
         sys.stderr.flush()
+        # NOTE: MPI_Abort tears the job down at once and mpiexec drops output still being
+        # forwarded (seen with MPICH: the traceback cut short); give it a moment to arrive.
+        time.sleep(_ABORT_GRACE_S)
         world.comm.Abort(1)
 
     sys.excepthook = abort

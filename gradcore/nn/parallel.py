@@ -34,6 +34,8 @@ class DistributedDataParallel(Module):
     over the ranks and steps. A parameter whose ``.grad`` is None on some ranks counts as a zero
     gradient there; one that no rank gave a gradient stays None (the optimizer skips it).
     Inside :meth:`no_sync`, the averaging is skipped, to accumulate gradients locally.
+    A forward that finds the parameters changed since the previous forward with no averaging in
+    between (``optimizer.step()`` called instead of ``ddp.step(optimizer)``) raises.
 
     Build the optimizer on ``ddp.parameters()`` after wrapping, so it reuses the flat buffers.
 
@@ -56,6 +58,8 @@ class DistributedDataParallel(Module):
             raise RuntimeError("DistributedDataParallel: call gradcore.distributed.init() first")
         self.module = module
         object.__setattr__(self, "_sync", True)
+        # parameter versions at the last forward that no sync has followed yet (see forward)
+        object.__setattr__(self, "_unsynced", None)
         params = list(module.parameters())
         _check_same_everywhere(module)
         for pack in pack_parameters(params):
@@ -63,6 +67,17 @@ class DistributedDataParallel(Module):
             pack.bump_versions()
 
     def forward(self, *args, **kwargs):
+        # A step taken without averaging (opt.step() instead of ddp.step(opt)) lets the ranks
+        # drift apart silently. It shows as parameters that changed between two forwards with
+        # no sync between them: refuse that (outside no_sync, where local steps are the user's).
+        if self._sync:
+            versions = tuple(p._version for p in self.module.parameters())
+            if self._unsynced is not None and versions != self._unsynced:
+                raise RuntimeError("DistributedDataParallel: the parameters changed since the "
+                                   "last forward with no gradient averaging in between, so the "
+                                   "ranks have drifted apart; step with ddp.step(optimizer) "
+                                   "(or ddp.sync_gradients() before optimizer.step())")
+            object.__setattr__(self, "_unsynced", versions)
         return self.module(*args, **kwargs)
 
     @contextlib.contextmanager
@@ -79,7 +94,10 @@ class DistributedDataParallel(Module):
     def sync_gradients(self):
         """Average every parameter's gradient over the ranks, in place (a collective: every
         rank must call it). One all-reduce per flat gradient buffer."""
-        if not self._sync or dist.get_world_size() == 1:
+        if not self._sync:
+            return
+        object.__setattr__(self, "_unsynced", None)
+        if dist.get_world_size() == 1:
             return
         params = list(self.module.parameters())
         own = {id(p) for p in params}

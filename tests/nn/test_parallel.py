@@ -58,3 +58,23 @@ def test_one_process_ddp_is_the_plain_model(alone):
 def test_wrapping_a_non_module_is_refused(alone):
     with pytest.raises(TypeError, match="expected a gradcore Module, got list"):
         gc.nn.DistributedDataParallel([gc.nn.Linear(1, 1)])
+
+
+def test_a_step_without_averaging_is_refused_at_the_next_forward(alone):
+    """opt.step() instead of ddp.step(opt) would let the ranks drift apart silently."""
+    ddp = gc.nn.DistributedDataParallel(gc.nn.Linear(2, 1))
+    opt = gc.optim.SGD(ddp.parameters(), lr=0.1)
+    x = gc.ones(1, 2)
+    for _ in range(2):  # the right way, with an evaluation forward in between
+        ddp(x).sum().backward()
+        ddp.step(opt)
+        with gc.no_grad():
+            ddp(x)
+    ddp(x).sum().backward()
+    opt.step()  # forgot the averaging
+    with pytest.raises(RuntimeError, match=r"changed since the last forward .* ddp.step"):
+        ddp(x)
+    with ddp.no_sync():  # local steps inside no_sync are the user's choice
+        ddp(x)
+        opt.step()
+        ddp(x)
