@@ -4,6 +4,7 @@ hang. Without mpi4py/mpiexec (the ``[mpi]`` extra) the MPI tests skip, unless
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -36,7 +37,17 @@ def run(mode, n=2, out=None, timeout=TIMEOUT):
     args = [sys.executable, str(WORKER), mode] + ([str(out)] if out else [])
     if n is not None:
         args = [mpiexec(), "-n", str(n)] + args
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    # Own process group: on a timeout the ranks die with mpiexec, instead of spinning on as
+    # orphans in their collective (MPICH polls) and slowing every later test.
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(args)} hung for {timeout} s\n{out}\n{err}")
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def check(result):
