@@ -13,7 +13,7 @@ from numpy import bool_, float16, float32, float64, int32, int64, uint8  # dtype
 
 # tensor first: it defines Tensor, then imports the ops, which build Tensors
 from gradcore.tensor import Tensor  # isort: skip
-from gradcore import cuda, nn, optim, ops
+from gradcore import cuda, distributed, nn, optim, ops
 from gradcore.autograd.function import Function
 from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
 from gradcore.autograd.mode import (detect_anomaly, enable_grad, is_anomaly_enabled,
@@ -57,6 +57,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda", "OutOfMemoryError", "nn", "optim", "ops",
+    "distributed",
     "get_default_device", "set_default_device", "get_default_dtype", "set_default_dtype",
     "manual_seed", "set_matmul_precision", "get_matmul_precision",
     "bool_", "float16", "float32", "float64", "int32", "int64", "uint8",

@@ -22,6 +22,7 @@ NAMESPACES = {
     "gc.viz": gc.viz,
     "gc.cuda": gc.cuda,
     "gc.linalg": gc.linalg,
+    "gc.distributed": gc.distributed,
 }
 
 

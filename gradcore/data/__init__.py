@@ -12,6 +12,7 @@ from gradcore.data.datasets import (MNIST5K_SHA256, load_idx_dataset, load_mnist
                                     stratified_split)
 from gradcore.data.dataset import Dataset, TensorDataset, collate
 from gradcore.data.loader import DataLoader
+from gradcore.data.sampler import DistributedSampler
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "collate", "load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
+__all__ = ["DataLoader", "DistributedSampler", "Dataset", "TensorDataset", "collate", "load_mnist5k", "stratified_split", "read_idx", "load_idx_dataset",
            "MNIST5K_SHA256"]
