@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy
 
 from gradcore import backend
-from gradcore.autograd.mode import STATE
 from gradcore.kernels import errors as kernel_errors
 
 __all__ = ["Tensor"]

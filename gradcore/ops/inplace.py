@@ -28,6 +28,8 @@ from gradcore.autograd.function import Function, tangent_of
 from gradcore.autograd.mode import STATE, no_grad
 from gradcore.backend import array_module
 from gradcore.creation import as_tensor
+from gradcore.ops.indexing import array_key, getitem
+from gradcore.ops.shape import sum_to
 from gradcore.tensor import Tensor
 
 __all__ = ["update", "fill", "copy", "setitem"]
@@ -169,7 +171,6 @@ class Copy(Function):
         return xp.broadcast_to(xp.asarray(src, dtype=x.dtype), x.shape).copy()
 
     def backward(self, gy):
-        from gradcore.ops.shape import sum_to
         return None, sum_to(gy, self.shape)
 
     def jvp(self, xs, y, txs):
@@ -201,8 +202,6 @@ class SetItem(Function):
         return y
 
     def backward(self, gy):
-        from gradcore.ops.indexing import getitem
-        from gradcore.ops.shape import sum_to
         keep = gy.device.xp.ones(gy.shape, gy.dtype)
         keep[self.key] = 0
         gv = sum_to(getitem(gy, self.key), self.shape) if self.edges[1] is not None else None
@@ -218,7 +217,6 @@ class SetItem(Function):
 
 def setitem(x, key, value):
     """``x[key] = value`` in place, by the rules of this module."""
-    from gradcore.ops.indexing import array_key
     key = array_key(key)
     if _tracked(x, (value,)):
         return _record(x, "__setitem__", lambda a, v: SetItem(key)(a, v), (value,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from gradcore.backend import array_module
-from gradcore.ops.math import abs, sqrt, where
+from gradcore.ops.math import abs, where
 from gradcore.ops.reduction import Reduction, expand_reduced, max, min, normalize_axis, sum
 from gradcore.ops.shape import squeeze
 
