@@ -12,7 +12,7 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "gradcore"
 
 LAYER = {  # first component under gradcore -> rank; a module may import equal or lower ranks
-    "kernels": 0, "checks": 0, "backend": 1, "cuda": 1,
+    "kernels": 0, "checks": 0, "backend": 1, "cuda": 1, "tracing": 1,
     "autograd": 2, "tensor": 2, "creation": 2,
     "ops": 3,
     "distributed": 3,
