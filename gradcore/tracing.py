@@ -9,7 +9,9 @@ A *tracer* is any object with
 - ``host_call(fn, *args, **kwargs)``: run ``fn`` now and again at every replay, at this point of
   the schedule, and return its result. Work whose arguments change from step to step without
   living in an array (an optimizer's learning rate and step count, a random draw's generator
-  state) goes through here, so a replay does not freeze it;
+  state) goes through here, so a replay does not freeze it. If ``fn`` returns an array, the traced
+  code goes on with the array it returned at trace time, and each replay writes ``fn``'s new
+  result into that same array (shape and dtype must not change: the tracer checks);
 - ``host_read(what)``: called when traced code reads a value to the host (``.item()``,
   ``.numpy()``, ``bool(t)``); it raises, since a replay could not see the new value.
 
