@@ -232,16 +232,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError(f"backward: the tensor (shape {self.shape}) does not require grad "
                                "and has no grad_fn; did you forget requires_grad=True?")
-        if gradient is None:
-            if self.array.size != 1:
-                raise RuntimeError(f"backward: gradient can be omitted only for a one-element "
-                                   f"output; got shape {self.shape}. Pass gradient=...")
-            gradient = Tensor._make(self.device.xp.ones_like(self.array), self.device, False, None, 0)
-        else:
-            gradient = as_tensor(gradient, dtype=self.dtype, device=self.device)
-            if gradient.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {gradient.shape} but the tensor "
-                                 f"has shape {self.shape}")
+        gradient = _root_gradient(self, gradient, "backward")
         _engine.run_backward([self], [gradient], retain_graph or create_graph, create_graph)
 
     def _grad_buffer(self):
@@ -527,6 +518,7 @@ def _is_device_spec(value):
 # exists (creation first: the ops import as_tensor from it).
 from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E402
 from gradcore.autograd import engine as _engine  # noqa: E402
+from gradcore.autograd.backprop import root_gradient as _root_gradient  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402
 from gradcore.ops import arithmetic as _arith  # noqa: E402
 from gradcore.ops import binary as _binary  # noqa: E402

@@ -151,6 +151,34 @@ class detect_anomaly(_Switch):
     _flag, _value = "anomaly", True
 
 
+class set_detect_anomaly(_Switch):
+    """``set_detect_anomaly(True)`` switches :class:`detect_anomaly` on at once, for the thread,
+    until the ``with`` block ends or it is called again (``torch.autograd.set_detect_anomaly``).
+
+    >>> import gradcore as gc
+    >>> with gc.autograd.set_detect_anomaly(True):
+    ...     print(gc.is_anomaly_enabled())
+    True
+    >>> gc.is_anomaly_enabled()
+    False
+    """
+
+    _flag = "anomaly"
+
+    def __init__(self, mode):
+        super().__init__()
+        self._value = bool(mode)
+        self._prev.append(STATE.anomaly)
+        STATE.set("anomaly", self._value)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        STATE.set("anomaly", self._prev.pop())
+        return False
+
+
 def is_anomaly_enabled():
     """True inside ``detect_anomaly`` or with ``GRADCORE_DETECT_ANOMALY=1``.
 
