@@ -52,12 +52,13 @@ from gradcore.ops.softmax import log_softmax, logsumexp, softmax
 from gradcore.io import load, save
 from gradcore import data  # after Tensor and the ops: the loader builds Tensors
 from gradcore import viz
+from gradcore import accelerator, utils  # PyTorch's names: gc.accelerator, gc.utils.data
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda", "OutOfMemoryError", "nn", "optim", "ops",
-    "distributed",
+    "distributed", "accelerator", "utils",
     "get_default_device", "set_default_device", "get_default_dtype", "set_default_dtype",
     "manual_seed", "set_matmul_precision", "get_matmul_precision",
     "bool_", "float16", "float32", "float64", "int32", "int64", "uint8",
