@@ -28,7 +28,7 @@ class Tensor:
 
     # array: the NumPy/CuPy array; _vc: the version counter, a one-element list shared with
     # the views and detached aliases of the same storage; tangent: (jvp level, tangent array)
-    __slots__ = ("array", "grad", "requires_grad", "node", "_index", "device", "_vc",
+    __slots__ = ("array", "_grad", "requires_grad", "node", "_index", "device", "_vc",
                  "tangent", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -37,7 +37,7 @@ class Tensor:
         """Wrap an array without checks (the per-op hot path)."""
         t = object.__new__(Tensor)
         t.array, t.device, t.requires_grad, t.node, t._index = array, device, requires_grad, node, index
-        t.grad = t.tangent = None
+        t._grad = t.tangent = None
         t._vc = [0]
         return t
 
@@ -48,7 +48,7 @@ class Tensor:
             data = data.array
         self.array = _to_array(data, dtype, dev, copy=False)
         self.device = backend.device_of(self.array) if dev is None else dev
-        self.grad = self.node = self.tangent = None
+        self._grad = self.node = self.tangent = None
         self._index = 0
         self._vc = [0]
         self.requires_grad = False
@@ -234,6 +234,25 @@ class Tensor:
                                "and has no grad_fn; did you forget requires_grad=True?")
         gradient = _root_gradient(self, gradient, "backward")
         _engine.run_backward([self], [gradient], retain_graph or create_graph, create_graph)
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (None before the first one)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # as PyTorch: a gradient must be a Tensor like this one, so a stray float (or a tensor
+        # of another shape) fails here, not as a puzzling error in the next optimizer step
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__} (for a tensor of shape {self.shape})")
+            if value.shape != self.shape or value.dtype != self.dtype or value.device != self.device:
+                raise RuntimeError(f"grad: assigned grad has shape {value.shape}, dtype "
+                                   f"{value.dtype}, device {value.device}; the tensor has shape "
+                                   f"{self.shape}, dtype {self.dtype}, device {self.device}")
+        self._grad = value
 
     def _grad_buffer(self):
         """An array the next gradient of this leaf may be written into directly, or None.

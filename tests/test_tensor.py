@@ -229,3 +229,21 @@ def test_object_and_string_data_are_refused(data):
         gc.tensor(data)
     with pytest.raises(TypeError, match="expected numbers"):
         gc.as_tensor(data)
+
+
+def test_assigning_grad_checks_it_as_pytorch_does():
+    # the "PyTorch: Tensors and autograd" tutorial's `a.grad = 0.` used to be stored and then
+    # failed in the next backward with "'float' object has no attribute 'requires_grad'"
+    a = gc.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"grad: assigned grad must be a Tensor or None, got float"):
+        a.grad = 0.0
+    with pytest.raises(RuntimeError, match=r"assigned grad has shape \(3,\).*tensor has shape \(2,\)"):
+        a.grad = gc.zeros(3)
+    with pytest.raises(RuntimeError, match="dtype float64.*dtype float32"):
+        a.grad = gc.zeros(2, dtype="float64")
+    assert a.grad is None
+    a.grad = gc.ones(2)
+    (a * a).sum().backward()
+    assert a.grad.tolist() == [3.0, 5.0]
+    a.grad = None
+    assert a.grad is None

@@ -122,7 +122,7 @@ def test_step_bumps_versions_so_stale_graphs_are_caught():
     p = _param([1.0, 2.0])
     opt = gc.optim.SGD([p], lr=0.1)
     loss = (p * p).sum()
-    p.grad = gc.ones(2)
+    p.grad = gc.ones(2, dtype=p.dtype)
     opt.step()  # modifies p in place after (p * p) saved it
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()
