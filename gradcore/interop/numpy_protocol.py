@@ -23,9 +23,11 @@ no gradient, a NumPy array.
 
 >>> import numpy, gradcore as gc
 >>> x = gc.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
->>> y = numpy.sum(numpy.maximum(x, 2.0) * numpy.ones(2), axis=1)
+>>> y = numpy.sum(numpy.maximum(x, 2.0), axis=1)
 >>> y
 tensor([4., 7.], grad_fn=<Sum>)
+>>> y.sum().backward(); x.grad.tolist()  # the tie at 2.0 shares its gradient
+[[0.0, 0.5], [1.0, 1.0]]
 """
 from __future__ import annotations
 
