@@ -36,6 +36,7 @@ import inspect
 
 import numpy
 
+from gradcore import backend
 from gradcore.ops import activation, arithmetic, binary, compare, convert, diagonal, elementwise
 from gradcore.ops import indexing, join, linalg, math, norm, products, reduction, reorder, repeat
 from gradcore.ops import scan, shape
@@ -92,7 +93,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         return _write_out(name, UFUNCS[ufunc](*inputs), out)
     if method == "__call__" and ufunc in PREDICATES:
         _check_defaults(name, kwargs, _UFUNC_DEFAULTS)
-        device = next(x.device for x in inputs if isinstance(x, Tensor))
+        device = next((x.device for x in inputs if isinstance(x, Tensor)), backend.CPU)
         arrays = [x.array if isinstance(x, Tensor) else x for x in inputs]
         y = getattr(device.xp, ufunc.__name__)(*arrays)
         return _write_out(name, Tensor._make(y, device, False, None, 0), out)
@@ -135,41 +136,46 @@ class _Entry:
         return [p.name for p in inspect.signature(self.op).parameters.values()]
 
     def call(self, name, func, args, kwargs):
+        signature = _signature(func)
         try:
-            bound = inspect.signature(func).bind(*args, **kwargs)
+            given = dict(signature.bind(*args, **kwargs).arguments)
         except TypeError as e:
             raise TypeError(f"{name}: {e}") from None
-        given = dict(bound.arguments)
-        for p in inspect.signature(func).parameters.values():
+        for p in signature.parameters.values():
             if p.kind is p.VAR_KEYWORD:  # numpy.pad's constant_values=, numpy.einsum's dtype=
                 given.update(given.pop(p.name, {}))
+        out = _pop_out(given)
+        dtype = given.pop("dtype", None) if self.cast else None
+        positional, call = [], {}
         if self.spec[0].startswith("*"):
-            y = self.op(*given.pop(self.spec[0][1:]))
-        else:
-            call = {}
-            for names, param in zip(self.spec, self.op_params):
-                for n in names.split("|"):
-                    if n in given:
-                        call[param] = given.pop(n)
-                    elif param not in call:
-                        default = _numpy_default(func, n)
-                        if default is not numpy._NoValue:
-                            call[param] = default  # NumPy's default, where the op's may differ
-            dtype = given.pop("dtype", None) if self.cast else None
-            if dtype is not None:
-                first = self.op_params[0]
-                call[first] = convert.astype(_as_tensor(call[first]), dtype)
-            out = _pop_out(given)
-            _check_defaults(name, {k: v for k, v in given.items() if k not in self.ignore},
-                            {p: _numpy_default(func, p) for p in given})
-            return _write_out(name, self.op(**call), out)
+            positional = list(given.pop(self.spec[0][1:], ()))
+        for names, param in zip(self.spec, self.op_params):
+            for n in names.split("|"):
+                if n in given:
+                    call[param] = given.pop(n)
+                elif param not in call and not n.startswith("*"):
+                    default = _numpy_default(func, n)
+                    if default is not numpy._NoValue:
+                        call[param] = default  # NumPy's default, where the op's may differ
         _check_defaults(name, {k: v for k, v in given.items() if k not in self.ignore},
-                        {p: _numpy_default(func, p) for p in given})
-        return y
+                        {k: _numpy_default(func, k) for k in given})
+        if dtype is not None:
+            first = self.op_params[0]
+            call[first] = convert.astype(_as_tensor(call[first]), dtype)
+        return _write_out(name, self.op(*positional, **call), out)
+
+
+_SIGNATURES = {}
+
+
+def _signature(func):
+    if func not in _SIGNATURES:
+        _SIGNATURES[func] = inspect.signature(func)
+    return _SIGNATURES[func]
 
 
 def _numpy_default(func, param):
-    p = inspect.signature(func).parameters.get(param)
+    p = _signature(func).parameters.get(param)
     return numpy._NoValue if p is None or p.default is p.empty else p.default
 
 
