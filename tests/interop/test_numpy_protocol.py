@@ -82,6 +82,14 @@ def test_reductions_keep_numpy_defaults_not_gradcores():
     numpy.testing.assert_allclose((u * s) @ vh, x.numpy(), atol=1e-12)
 
 
+def test_positional_arguments_bind_to_numpys_signature_not_gradcores():
+    x = gc.tensor(numpy.arange(6.0).reshape(2, 3))
+    # numpy.sum(a, axis, dtype, out, keepdims): the 5th positional is keepdims, gradcore's 3rd
+    assert numpy.sum(x, 0, None, None, True).shape == (1, 3)
+    # numpy.var(a, axis, dtype, out, ddof): the 5th positional is ddof
+    assert numpy.var(x, 1, None, None, 1).tolist() == [1.0, 1.0]
+
+
 def test_unsupported_numpy_arguments_raise_naming_function_and_argument():
     x = gc.tensor([1.0, 2.0])
     with pytest.raises(TypeError, match=r"numpy\.sum: the argument where="):
