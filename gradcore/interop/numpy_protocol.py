@@ -67,7 +67,7 @@ UFUNCS = {
     numpy.less_equal: compare.less_equal, numpy.greater: compare.greater,
     numpy.greater_equal: compare.greater_equal,
 }
-# ufunc.reduce / ufunc.accumulate: (gradcore op, takes keepdims)
+# ufunc.reduce / ufunc.accumulate -> the gradcore op
 REDUCE = {numpy.add: reduction.sum, numpy.multiply: scan.prod, numpy.maximum: reduction.max,
           numpy.minimum: reduction.min, numpy.logical_and: reduction.all,
           numpy.logical_or: reduction.any}
@@ -98,8 +98,8 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         y = getattr(device.xp, ufunc.__name__)(*arrays)
         return _write_out(name, Tensor._make(y, device, False, None, 0), out)
     if method in ("reduce", "accumulate") and ufunc in (REDUCE if method == "reduce" else ACCUMULATE):
-        x, *rest = inputs
-        axis = rest[0] if rest else kwargs.pop("axis", 0)  # NumPy's default: the first axis
+        (x,) = inputs  # NumPy passes reduce's other arguments (axis, dtype...) by keyword
+        axis = kwargs.pop("axis", 0)  # NumPy's default: the first axis
         dtype = kwargs.pop("dtype", None)
         keepdims = kwargs.pop("keepdims", False) if method == "reduce" else None
         _check_defaults(name, kwargs, {"initial": numpy._NoValue, "where": True})
