@@ -50,6 +50,7 @@ from gradcore.ops.shape import (atleast_1d, atleast_2d, atleast_3d, broadcast_to
                                 flatten, reshape, squeeze, sum_to, swapaxes, transpose)
 from gradcore.ops.softmax import log_softmax, logsumexp, softmax
 from gradcore.io import load, save
+from gradcore.interop import from_dlpack
 from gradcore import data  # after Tensor and the ops: the loader builds Tensors
 from gradcore import viz
 from gradcore import accelerator, utils  # PyTorch's names: gc.accelerator, gc.utils.data
@@ -85,4 +86,5 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "hvp", "numerical_grad", "gradcheck",
     "GradcheckError",
     "save", "load", "data", "viz",
+    "from_dlpack",
 ]

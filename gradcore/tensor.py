@@ -102,10 +102,31 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
+        if self.device is not backend.CPU:  # as CuPy: never an implicit device-to-host copy
+            raise TypeError(f"numpy.asarray: the tensor (shape {self.shape}) is on "
+                            f"{self.device}; implicit conversion to a NumPy array is not "
+                            "allowed, use t.numpy() or t.cpu()")
         a = self.numpy()
         if copy:
             return a.astype(a.dtype if dtype is None else dtype, copy=True)
         return a if dtype is None else a.astype(dtype, copy=False)
+
+    # NumPy's dispatch (NEP 13, NEP 18), DLPack and PyTorch: see gradcore/interop
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _numpy_protocol.array_function(func, types, args, kwargs)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        return _dlpack.export(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        return _dlpack.dlpack_device(self)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return _torch_protocol.torch_function(func, types, args, kwargs)
 
     def _set_version(self, value):
         self._vc[0] = value
@@ -556,3 +577,6 @@ from gradcore.ops import repeat as _repeat  # noqa: E402
 from gradcore.ops import scan as _scan  # noqa: E402
 from gradcore.ops import shape as _shape  # noqa: E402
 from gradcore.ops import softmax as _softmax  # noqa: E402
+from gradcore.interop import dlpack as _dlpack  # noqa: E402
+from gradcore.interop import numpy_protocol as _numpy_protocol  # noqa: E402
+from gradcore.interop import torch_protocol as _torch_protocol  # noqa: E402

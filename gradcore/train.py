@@ -125,6 +125,10 @@ def run(cfg, log=print):
         if not cfg.checkpoint:
             raise ValueError("train: --resume needs a checkpoint path")
         state = io.load(cfg.checkpoint, device=device)
+        missing = {"model", "optimizer", "loader", "history", "epoch"} - set(state)
+        if missing:  # e.g. a plain safetensors file: weights only, no training state
+            raise ValueError(f"train: --resume: {cfg.checkpoint} is not a checkpoint of "
+                             f"`gradcore train` (it lacks {', '.join(sorted(missing))})")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         loader.load_state_dict(state["loader"])

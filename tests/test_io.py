@@ -219,7 +219,7 @@ def test_corrupt_headers_are_refused(tmp_path, header, data, match):
 
 
 @pytest.mark.parametrize("meta, match", [
-    (False, "without gradcore metadata"),  # a plain safetensors file from another tool
+    ({"format": "gradcore.checkpoint", "version": 1}, "unrecognised gradcore metadata"),
     ({"format": "something-else", "version": 1, "root": None}, "not a gradcore checkpoint"),
     ({"format": "gradcore.checkpoint", "version": 99, "root": None}, "newer"),
     ({"format": "gradcore.checkpoint", "version": "1", "root": None}, "version"),

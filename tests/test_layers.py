@@ -1,8 +1,9 @@
 """Layers point one way (STYLE.md): kernels <- backend <- autograd <- ops <- nn/optim/data <- CLI.
 
 Every ``import gradcore.X`` in the package is checked statically against the layer of the
-importing module. The one documented exception: ``gradcore/tensor.py`` imports the ops at its
-bottom, because Tensor's operators delegate to them (see its module docstring).
+importing module. The documented exceptions: ``gradcore/tensor.py`` imports the ops and
+``gradcore/interop`` (NumPy's and PyTorch's protocols, DLPack) at its bottom, because Tensor's
+operators and protocol dunders delegate to them (see its module docstring).
 """
 import ast
 import pathlib
@@ -14,13 +15,13 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "gradcore"
 LAYER = {  # first component under gradcore -> rank; a module may import equal or lower ranks
     "kernels": 0, "checks": 0, "backend": 1, "cuda": 1, "tracing": 1, "accelerator": 1,
     "autograd": 2, "tensor": 2, "creation": 2,
-    "ops": 3,
+    "ops": 3, "interop": 3,
     "distributed": 3,
-    "nn": 4, "optim": 4, "data": 4, "utils": 4, "io": 4, "files": 4, "viz": 4,
+    "nn": 4, "optim": 4, "data": 4, "utils": 4, "io": 4, "files": 4, "safetensors_format": 4, "viz": 4,
     "train": 5, "bench": 5,
     "cli": 6, "__main__": 6, "__init__": 7,
 }
-ALLOWED = {("tensor", "ops")}
+ALLOWED = {("tensor", "ops"), ("tensor", "interop")}
 
 
 def _layer_of(parts):

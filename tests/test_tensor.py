@@ -130,7 +130,11 @@ def test_conversions(device):
         [1, 2][gc.tensor(1.0, device=device)]
     with pytest.raises(TypeError, match="0-d"):
         len(gc.tensor(1.0, device=device))
-    np.testing.assert_array_equal(np.asarray(t), t.numpy())
+    if device == "cpu":
+        np.testing.assert_array_equal(np.asarray(t), t.numpy())
+    else:  # as CuPy: no implicit device-to-host copy (docs/interop.md)
+        with pytest.raises(TypeError, match="implicit conversion"):
+            np.asarray(t)
     assert t.to("float32").dtype == np.float32 and t.to(dtype=gc.float16).dtype == np.float16
 
 

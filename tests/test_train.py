@@ -24,6 +24,16 @@ def test_default_config_reaches_90_percent_quickly(tmp_path):
     assert (tmp_path / "c.ckpt").exists()
 
 
+def test_resume_from_a_weights_only_file_says_what_is_missing(tmp_path):
+    path = tmp_path / "weights.safetensors"
+    gc.save({"w": np.zeros(2)}, path)
+    cfg = TrainConfig(checkpoint=str(path), resume=True, hidden=(8,), epochs=1, limit=100,
+                      progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"not a checkpoint of `gradcore train` \(it lacks "
+                                         r"epoch, history, loader, model, optimizer\)"):
+        run(cfg, log=_quiet)
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     base = dict(hidden=(32,), epochs=4, batch_size=50, limit=1000, progress=False, device="cpu")
     full = run(TrainConfig(checkpoint=str(tmp_path / "full.ckpt"), **base), log=_quiet)

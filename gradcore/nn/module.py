@@ -7,6 +7,7 @@ import numpy
 
 from gradcore import backend
 from gradcore.autograd.mode import no_grad
+from gradcore.interop.dlpack import from_dlpack
 from gradcore.nn.parameter import Parameter
 from gradcore.tensor import Tensor
 
@@ -231,7 +232,7 @@ class Module:
             for name, p in own.items():
                 if name in state_dict:
                     value = state_dict[name]
-                    value = value.array if isinstance(value, Tensor) else numpy.asarray(value)
+                    value = _as_array(value)
                     p.array[...] = backend.to_device(value, p.device)
                     p._version += 1
         return missing, unexpected
@@ -247,3 +248,13 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _as_array(value):
+    """A state dict value's array: a Tensor's own, a PyTorch/CuPy/JAX array's through DLPack (no
+    copy; a CUDA one stays on its GPU), anything else through NumPy."""
+    if isinstance(value, Tensor):
+        return value.array
+    if hasattr(value, "__dlpack__") and not isinstance(value, numpy.ndarray):
+        return from_dlpack(value).array
+    return numpy.asarray(value)

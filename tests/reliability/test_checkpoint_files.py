@@ -72,8 +72,9 @@ def _npy():
     return f.getvalue()
 
 
-def _plain_safetensors():
-    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+def _plain_safetensors(metadata):
+    header = json.dumps({"__metadata__": metadata,
+                         "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
     header += b" " * (-len(header) % 8)
     return struct.pack("<Q", len(header)) + header + b"\0" * 8
 
@@ -103,7 +104,8 @@ BAD_FILES = [  # id, make bytes from (good bytes, sentinel path), words the mess
     ("pickle-protocol-2", lambda raw, s: pickle.dumps([1.0, 2.0], protocol=2), ["pickle file"]),
     ("zip-with-pickle", lambda raw, s: _zip_with_pickle(s), ["zip archive", "pickled objects"]),
     ("numpy-npy", lambda raw, s: _npy(), ["NumPy .npy file"]),
-    ("plain-safetensors", lambda raw, s: _plain_safetensors(), ["without gradcore metadata"]),
+    ("plain-safetensors-bad-metadata", lambda raw, s: _plain_safetensors([1]),
+     ["__metadata__ is not a JSON object"]),
 ]
 
 

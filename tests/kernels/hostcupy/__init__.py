@@ -264,6 +264,7 @@ _NUMPY_NAMES = frozenset("""
     logaddexp reciprocal hypot mod remainder fmod floor ceil round around trunc
     prod cumsum cumprod argmax argmin all any roll pad argsort nonzero
     einsum eye diagonal moveaxis tri
+    signbit logical_and logical_or logical_xor logical_not
     bool_ float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64
 """.split())
 
