@@ -8,13 +8,14 @@ from __future__ import annotations
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module
 from gradcore.ops.norm import norm
+from gradcore.ops.promotion import Promoting
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
 __all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh",
            "svd"]
 
 
-class MatMul(Function):
+class MatMul(Promoting):
     saves = (0, 1)
 
     def forward(self, x0, x1):
