@@ -149,14 +149,16 @@ class Function:
             ys = numpy.asarray(ys)
         multi = type(ys) is tuple
         if not multi:
-            out = Tensor._make(ys, device, record and ys.dtype.kind in _FLOAT_KINDS,
-                               self if record else None, 0)
+            # an integer or bool output (x.long()) is off the tape: no grad, no grad_fn
+            tracked = record and ys.dtype.kind in _FLOAT_KINDS
+            out = Tensor._make(ys, device, tracked, self if tracked else None, 0)
             if ys.base is not None:  # a view of an input shares its version counter
                 _share_version(out, ys, inputs, xs)
             outs = (out,)
         else:
             outs = tuple(Tensor._make(y, device, record and y.dtype.kind in _FLOAT_KINDS,
-                                      self if record else None, i) for i, y in enumerate(ys))
+                                      self if record and y.dtype.kind in _FLOAT_KINDS else None,
+                                      i) for i, y in enumerate(ys))
         if record:
             self.edges = [_edge(x) for x in inputs]
             if self.saves:
