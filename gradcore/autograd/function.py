@@ -133,10 +133,11 @@ class Function:
             dtype, mixed = xs[0].dtype, len(inputs) > 1
         # Operands that may disagree on the dtype: ops that opt in (ops/promotion.py) apply
         # PyTorch's promotion rule; a Python float widens only a non-float tensor
-        if self.promote is not None and (foreign or mixed or (py_float and dtype.kind != "f")):
-            inputs, xs = self.promote(inputs, device, record)
-        elif foreign:
-            inputs, xs = _constants(inputs, device, record)
+        if foreign or mixed or py_float:  # (one test on the hot path: same-dtype tensors)
+            if self.promote is not None and (foreign or mixed or dtype.kind != "f"):
+                inputs, xs = self.promote(inputs, device, record)
+            elif foreign:
+                inputs, xs = _constants(inputs, device, record)
 
         try:
             ys = self.forward(*xs)
