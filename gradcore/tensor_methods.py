@@ -30,10 +30,12 @@ class TensorMethods:
         """Variance over ``axis`` (see :func:`gradcore.var`)."""
         return ops.reduction.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim)
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Maximum over ``axis`` (see :func:`gradcore.max`)."""
+        """Maximum over ``axis``: the values only, as NumPy (PyTorch's ``x.max(1)`` also returns
+        indices: use :meth:`argmax`; see :func:`gradcore.max`)."""
         return ops.reduction.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Minimum over ``axis`` (see :func:`gradcore.min`)."""
+        """Minimum over ``axis``: the values only, as NumPy (indices: :meth:`argmin`; see
+        :func:`gradcore.min`)."""
         return ops.reduction.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """log(sum(exp(x))) over ``axis`` without overflow (see :func:`gradcore.logsumexp`)."""

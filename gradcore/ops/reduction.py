@@ -224,6 +224,10 @@ class Min(_Extreme):
 def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
     """Maximum over ``axis``, like ``numpy.max``; ties share the gradient equally.
 
+    NumPy's convention: the values only. PyTorch's ``torch.max(x, dim)`` returns (values,
+    indices); here ``gc.max(x, dim=1)`` is its ``.values`` and ``gc.argmax(x, dim=1)`` its
+    ``.indices``.
+
     >>> import gradcore as gc
     >>> x = gc.tensor([1.0, 3.0, 3.0], requires_grad=True)
     >>> gc.max(x).backward(); x.grad.tolist()
@@ -235,7 +239,8 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
-    """Minimum over ``axis``, like ``numpy.min``; ties share the gradient equally.
+    """Minimum over ``axis``, like ``numpy.min``; ties share the gradient equally. The values
+    only, as NumPy (``gc.argmin`` gives the indices PyTorch's ``torch.min(x, dim)`` also returns).
 
     >>> import gradcore as gc
     >>> gc.min(gc.tensor([[1.0, 2.0], [3.0, 0.0]]), axis=1).tolist()
