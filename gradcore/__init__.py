@@ -19,12 +19,13 @@ from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
 from gradcore.autograd.mode import (detect_anomaly, enable_grad, is_anomaly_enabled,
                                     is_grad_enabled, no_grad, set_grad_enabled)
 from gradcore.autograd.numerical import GradcheckError, gradcheck, numerical_grad
-from gradcore.backend import (Device, OutOfMemoryError, device, get_default_device,
+from gradcore.backend import (Device, Generator, OutOfMemoryError, device, get_default_device,
                               get_matmul_precision, manual_seed, set_default_device,
                               set_matmul_precision)
-from gradcore.creation import (arange, as_tensor, empty, full, full_like, get_default_dtype,
-                               ones, ones_like, rand, randn, set_default_dtype, tensor, zeros,
-                               zeros_like)
+from gradcore.creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like,
+                               get_default_dtype, identity, linspace, logspace, multinomial,
+                               ones, ones_like, rand, randint, randn, set_default_dtype, tensor,
+                               tri, zeros, zeros_like)
 from gradcore.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
 from gradcore.ops.arithmetic import add, div, mul, neg, pow, sub
 from gradcore.ops.binary import arctan2, fmod, hypot, logaddexp, mod, remainder
@@ -35,8 +36,8 @@ from gradcore.ops.elementwise import (arccos, arccosh, arcsin, arcsinh, arctan, 
                                       cosh, exp2, expm1, floor, log2, log10, reciprocal, round,
                                       sign, sinh, square, tan, trunc)
 from gradcore.ops.indexing import getitem, nonzero, take, take_along_axis
-from gradcore.ops.join import (append, array_split, column_stack, concatenate, hstack, split,
-                               stack, vstack)
+from gradcore.ops.join import (append, array_split, cat, column_stack, concatenate, hstack,
+                               meshgrid, split, stack, vstack)
 from gradcore.ops import linalg  # NumPy's linalg namespace: gc.linalg.norm
 from gradcore.ops.linalg import linear, matmul
 from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
@@ -55,16 +56,21 @@ from gradcore import data  # after Tensor and the ops: the loader builds Tensors
 from gradcore import viz
 from gradcore import accelerator, utils  # PyTorch's names: gc.accelerator, gc.utils.data
 
+# PyTorch's dtype names, as NumPy dtypes (gc.float is float32, as torch.float). Not in __all__:
+# `from gradcore import *` must not shadow Python's float, int and bool.
+float, double, half, long, int, bool = float32, float64, float16, int64, int32, bool_  # noqa: A001
+
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "as_tensor", "Function", "Device", "device", "cuda", "OutOfMemoryError", "nn", "optim", "ops",
     "distributed", "accelerator", "utils",
     "get_default_device", "set_default_device", "get_default_dtype", "set_default_dtype",
-    "manual_seed", "set_matmul_precision", "get_matmul_precision",
+    "manual_seed", "Generator", "set_matmul_precision", "get_matmul_precision",
     "bool_", "float16", "float32", "float64", "int32", "int64", "uint8",
     "zeros", "ones", "full", "empty", "arange", "zeros_like", "ones_like", "full_like", "randn",
-    "rand",
+    "rand", "randint", "multinomial", "from_numpy", "linspace", "logspace", "eye", "identity",
+    "tri", "meshgrid", "cat",
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
     "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
     "softplus", "maximum", "minimum", "where", "clip",

@@ -17,7 +17,7 @@ from gradcore.kernels import errors as kernel_errors
 __all__ = [
     "Device", "device", "get_default_device", "set_default_device", "cuda_is_available",
     "cuda_unavailable_reason", "cuda_device_count", "array_module", "device_of", "to_device",
-    "manual_seed", "random_state", "set_matmul_precision", "get_matmul_precision",
+    "manual_seed", "random_state", "device_and_dtype", "Generator", "numpy_generator", "set_matmul_precision", "get_matmul_precision",
     "OutOfMemoryError", "out_of_memory",
 ]
 
@@ -170,6 +170,26 @@ CPU = Device("cpu", None, numpy)
 _devices = {"cpu": CPU}
 
 
+def device_and_dtype(device, dtype, op):
+    """The ``(device, dtype)`` of PyTorch's ``.to(...)`` forms: ``to("cuda")``, ``to(float64)``
+    (a dtype in the device's place, as PyTorch allows), ``to("cuda", "float16")``; the device is
+    left a spec, parsed by :func:`device` when used.
+
+    >>> from gradcore import backend
+    >>> backend.device_and_dtype("float64", None, "to")
+    (None, dtype('float64'))
+    """
+    if dtype is None and device is not None and not (
+            isinstance(device, Device) or (isinstance(device, str) and
+                                          device.split(":")[0].strip().lower() in ("cpu", "cuda"))):
+        try:
+            return None, numpy.dtype(device)
+        except TypeError:
+            raise ValueError(f"{op}: {device!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor "
+                             "a dtype") from None
+    return device, (None if dtype is None else numpy.dtype(dtype))
+
+
 def device(spec):
     """Parse ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (or pass a :class:`Device` through).
 
@@ -317,6 +337,55 @@ def manual_seed(seed):
 def random_state():
     """The ``numpy.random.Generator`` behind gradcore's random functions."""
     return _rng["generator"]
+
+
+class Generator:
+    """A seeded random number generator of its own, PyTorch's ``torch.Generator``: pass it as
+    ``generator=`` to ``randn``, ``rand``, ``randint``, ``multinomial``, ``normal_``,
+    ``uniform_``, ``dropout`` and ``DataLoader``; without one they draw from the global generator
+    that :func:`manual_seed` seeds. It wraps a ``numpy.random.Generator`` and draws on the host
+    for every device, as the global one does, so one seed gives the same numbers on CPU and GPU.
+
+    >>> import gradcore as gc
+    >>> g = gc.Generator().manual_seed(3)
+    >>> a = gc.randn(2, generator=g).tolist(); g.manual_seed(3)
+    Generator(seed=3)
+    >>> a == gc.randn(2, generator=g).tolist(), g.initial_seed()
+    (True, 3)
+    """
+
+    def __init__(self, device=None):
+        self.device = device  # accepted for PyTorch's signature; draws are on the host
+        self._seed = None
+        self.numpy = numpy.random.default_rng()
+
+    def manual_seed(self, seed):
+        """Reseed; returns the generator (as PyTorch's)."""
+        self._seed = _checked_seed(seed, "Generator.manual_seed")
+        self.numpy = numpy.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        """The seed last given to :meth:`manual_seed` (None if never seeded)."""
+        return self._seed
+
+    def __repr__(self):
+        return f"Generator(seed={self._seed})"
+
+
+def numpy_generator(generator, op):
+    """The ``numpy.random.Generator`` to draw from: ``generator``'s, or the global one (None).
+
+    >>> from gradcore import backend
+    >>> backend.numpy_generator(None, "randn") is backend.random_state()
+    True
+    """
+    if generator is None:
+        return _rng["generator"]
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be a gradcore.Generator, got "
+                        f"{type(generator).__name__}")
+    return generator.numpy
 
 
 _matmul = {"precision": "highest"}

@@ -19,7 +19,8 @@ import sys
 
 import numpy
 
-__all__ = ["integer", "is_integer", "seed", "int_tuple", "shape", "addressable"]
+__all__ = ["integer", "is_integer", "seed", "int_tuple", "shape", "addressable", "dim_alias",
+           "keepdim_alias"]
 
 
 def integer(value, op, what):
@@ -73,3 +74,41 @@ def addressable(dims, itemsize):
     """Whether NumPy can make an array of ``dims`` and ``itemsize``: its rule counts the nonzero
     sizes only, so ``(2**62, 2**62, 0)`` is refused although it holds nothing."""
     return math.prod(n for n in dims if n) * itemsize <= sys.maxsize
+
+
+def dim_alias(op, axis, dim, default=None, required=False):
+    """NumPy's ``axis=`` or PyTorch's ``dim=``: one argument under two names, for every op that
+    takes an axis (the one place that reconciles them). Both given raises ``TypeError``; an
+    ``axis`` left at its ``default`` yields to ``dim``. ``required``: one of them must be given.
+
+    >>> from gradcore import checks
+    >>> checks.dim_alias("sum", None, 1), checks.dim_alias("softmax", -1, 0, default=-1)
+    (1, 0)
+    >>> checks.dim_alias("sum", 0, 1)
+    Traceback (most recent call last):
+        ...
+    TypeError: sum: got both axis=0 and dim=1; they are the same argument (NumPy's and PyTorch's name), give one
+    """
+    if dim is None:
+        if required and axis is None:
+            raise TypeError(f"{op}: missing the axis (give axis= or dim=)")
+        return axis
+    if axis is not default and axis != default:
+        raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; they are the same "
+                        "argument (NumPy's and PyTorch's name), give one")
+    return dim
+
+
+def keepdim_alias(op, keepdims, keepdim):
+    """NumPy's ``keepdims=`` or PyTorch's ``keepdim=`` (see :func:`dim_alias`).
+
+    >>> from gradcore import checks
+    >>> checks.keepdim_alias("sum", False, True)
+    True
+    """
+    if keepdim is None:
+        return keepdims
+    if keepdims:
+        raise TypeError(f"{op}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; they are "
+                        "the same argument (NumPy's and PyTorch's name), give one")
+    return bool(keepdim)

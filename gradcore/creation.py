@@ -1,5 +1,6 @@
-"""Tensor constructors: tensor, as_tensor, zeros, ones, full, empty, arange, *_like, randn, rand,
-and the default floating dtype."""
+"""Tensor constructors: tensor, as_tensor, from_numpy, zeros, ones, full, empty, arange, linspace,
+logspace, eye, identity, tri, *_like, the random ones (randn, rand, randint, multinomial, each
+taking ``generator=``), and the default floating dtype."""
 from __future__ import annotations
 
 import numpy
@@ -8,7 +9,9 @@ from gradcore import backend, checks
 from gradcore.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "get_default_dtype", "set_default_dtype", "zeros", "ones",
-           "full", "empty", "arange", "zeros_like", "ones_like", "full_like", "randn", "rand"]
+           "full", "empty", "arange", "zeros_like", "ones_like", "full_like", "randn", "rand",
+           "from_numpy", "linspace", "logspace", "eye", "identity", "tri", "randint",
+           "multinomial"]
 
 
 _default_dtype = {"float": numpy.dtype(numpy.float32)}
@@ -212,7 +215,7 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
     return _finish(dev.xp.full(x.shape, fill_value, dt), dev, requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False):
+def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard-normal samples from gradcore's seeded generator (see ``manual_seed``).
 
     Samples are drawn on the host and copied, so one seed gives the same values on every device.
@@ -224,11 +227,12 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     ((2, 3), dtype('float32'))
     """
     dt, dev = _where(dtype, device)
-    data = backend.random_state().standard_normal(checks.shape(shape, "randn", dt)).astype(dt)
+    rng = backend.numpy_generator(generator, "randn")
+    data = rng.standard_normal(checks.shape(shape, "randn", dt)).astype(dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False):
+def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform samples in [0, 1) from gradcore's seeded generator.
 
     >>> import gradcore as gc
@@ -238,5 +242,164 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     ((1000,), True)
     """
     dt, dev = _where(dtype, device)
-    data = backend.random_state().random(checks.shape(shape, "rand", dt)).astype(dt)
+    data = backend.numpy_generator(generator, "rand").random(checks.shape(shape, "rand", dt)).astype(dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
+
+
+def from_numpy(array):
+    """A CPU tensor sharing ``array``'s memory, as ``torch.from_numpy``: writes through either
+    show in the other (the array keeps its dtype; it is not copied).
+
+    >>> import numpy as np, gradcore as gc
+    >>> a = np.zeros(3, dtype=np.float32); t = gc.from_numpy(a)
+    >>> a[0] = 5; t[1] = 7; t.tolist(), a.tolist()
+    ([5.0, 7.0, 0.0], [5.0, 7.0, 0.0])
+    """
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: cannot share an array of dtype {array.dtype} (shape "
+                        f"{array.shape}); expected numbers")
+    return Tensor._make(array, backend.CPU, False, None, 0)
+
+
+def _float_range(op, data, dtype, device, requires_grad):
+    """Finish linspace/logspace: NumPy computes in float64; the result takes ``dtype`` or the
+    default float dtype."""
+    dt, dev = _where(dtype, device)
+    return _finish(backend.to_device(data.astype(dt, copy=False), dev), dev, requires_grad)
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None, device=None, requires_grad=False):
+    """``num`` evenly spaced values from ``start`` to ``stop``, like ``numpy.linspace``
+    (``torch.linspace(start, end, steps)`` gives the same values with ``num=steps``).
+
+    >>> import gradcore as gc
+    >>> gc.linspace(0, 1, 5).tolist(), gc.linspace(0, 1, 4, endpoint=False).tolist()
+    ([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.25, 0.5, 0.75])
+    """
+    num = checks.integer(num, "linspace", "num")
+    if num < 0:
+        raise ValueError(f"linspace: num must be non-negative, got {num}")
+    return _float_range("linspace", numpy.linspace(start, stop, num, endpoint=endpoint), dtype,
+                        device, requires_grad)
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, device=None,
+             requires_grad=False):
+    """``base ** linspace(start, stop, num)``, like ``numpy.logspace``.
+
+    >>> import gradcore as gc
+    >>> gc.logspace(0, 2, 3).tolist()
+    [1.0, 10.0, 100.0]
+    """
+    num = checks.integer(num, "logspace", "num")
+    if num < 0:
+        raise ValueError(f"logspace: num must be non-negative, got {num}")
+    return _float_range("logspace", numpy.logspace(start, stop, num, endpoint=endpoint,
+                                                   base=base), dtype, device, requires_grad)
+
+
+def eye(N, M=None, k=0, dtype=None, device=None, requires_grad=False):  # noqa: N803 (NumPy's)
+    """An ``N`` x ``M`` matrix with ones on diagonal ``k``, like ``numpy.eye``.
+
+    >>> import gradcore as gc
+    >>> gc.eye(2, 3, k=1).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    n, m = checks.shape((N, N if M is None else M), "eye")
+    dt, dev = _where(dtype, device)
+    return _finish(dev.xp.eye(n, m, checks.integer(k, "eye", "k"), dtype=dt), dev, requires_grad)
+
+
+def identity(n, dtype=None, device=None, requires_grad=False):
+    """The ``n`` x ``n`` identity matrix, like ``numpy.identity``.
+
+    >>> import gradcore as gc
+    >>> gc.identity(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    return eye(n, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def tri(N, M=None, k=0, dtype=None, device=None, requires_grad=False):  # noqa: N803 (NumPy's)
+    """Ones at and below diagonal ``k`` of an ``N`` x ``M`` matrix, like ``numpy.tri``.
+
+    >>> import gradcore as gc
+    >>> gc.tri(2, 3).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
+    """
+    n, m = checks.shape((N, N if M is None else M), "tri")
+    dt, dev = _where(dtype, device)
+    return _finish(dev.xp.tri(n, m, checks.integer(k, "tri", "k"), dtype=dt), dev, requires_grad)
+
+
+def randint(low, high=None, size=None, dtype="int64", device=None, generator=None):
+    """Random integers in ``[low, high)`` (``[0, low)`` if ``high`` is None), like NumPy's
+    ``Generator.integers``; ``size`` is the shape (None: a 0-d tensor).
+
+    >>> import gradcore as gc
+    >>> x = gc.randint(3, 7, (1000,), generator=gc.Generator().manual_seed(0))
+    >>> x.dtype, int(x.min().item()), int(x.max().item())
+    (dtype('int64'), 3, 6)
+    """
+    if high is None:
+        low, high = 0, low
+    low, high = checks.integer(low, "randint", "low"), checks.integer(high, "randint", "high")
+    if low >= high:
+        raise ValueError(f"randint: empty range [{low}, {high}); high must be greater than low")
+    shape = () if size is None else checks.shape((size,), "randint")
+    dt = numpy.dtype(dtype)
+    if dt.kind not in "iu":
+        raise TypeError(f"randint: dtype must be an integer dtype, got {dt}")
+    dev = backend.device(device) if device is not None else backend.get_default_device()
+    data = backend.numpy_generator(generator, "randint").integers(low, high, shape, dtype=dt)
+    return _finish(backend.to_device(numpy.asarray(data), dev), dev, False)
+
+
+def multinomial(probs, num_samples, replacement=False, generator=None):
+    """Indices drawn from the categorical distribution in each row of ``probs`` (1-D: one
+    distribution; 2-D: one per row; weights need not sum to 1), as ``torch.multinomial``:
+    an int64 tensor of shape ``(num_samples,)`` or ``(rows, num_samples)``. Without
+    ``replacement`` each index appears at most once per row (zero-weight indices come last,
+    drawn only when nothing else is left).
+
+    >>> import gradcore as gc
+    >>> g = gc.Generator().manual_seed(0)
+    >>> gc.multinomial(gc.tensor([0.0, 1.0, 0.0]), 2, replacement=True, generator=g).tolist()
+    [1, 1]
+    >>> sorted(gc.multinomial(gc.tensor([[1.0, 2.0, 3.0]]), 3, generator=g)[0].tolist())
+    [0, 1, 2]
+    """
+    p = probs if isinstance(probs, Tensor) else as_tensor(probs)
+    n = checks.integer(num_samples, "multinomial", "num_samples")
+    if p.ndim not in (1, 2) or p.dtype.kind != "f":
+        raise ValueError(f"multinomial: probs must be a 1-D or 2-D floating tensor, got shape "
+                         f"{p.shape} and dtype {p.dtype}")
+    w = numpy.atleast_2d(backend.to_device(p.array, backend.CPU)).astype(numpy.float64)
+    if n <= 0 or (not replacement and n > w.shape[1]):
+        raise ValueError(f"multinomial: num_samples must be in [1, {w.shape[1]}] without "
+                         f"replacement (probs of shape {p.shape}), got {n}" if not replacement
+                         else f"multinomial: num_samples must be positive, got {n}")
+    if not numpy.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"multinomial: probs (shape {p.shape}) contain inf, nan or a negative "
+                         "weight")
+    total = w.sum(axis=1, keepdims=True)
+    if (total <= 0).any():
+        raise ValueError(f"multinomial: a row of probs (shape {p.shape}) sums to 0; every row "
+                         "needs a positive weight")
+    rng = backend.numpy_generator(generator, "multinomial")
+    rows = numpy.arange(w.shape[0])[:, None]
+    if replacement:  # inverse CDF, all rows at once: row r searches within [r, r + 1)
+        cdf = numpy.cumsum(w / total, axis=1)
+        cdf[cdf >= cdf[:, -1:]] = 1.0  # no rounding gap past the last positive weight
+        u = rng.random((w.shape[0], n))
+        idx = numpy.searchsorted((cdf + rows).ravel(), (u + rows).ravel(), side="right")
+        out = idx.reshape(w.shape[0], n) - rows * w.shape[1]
+    else:  # exponential race (Efraimidis-Spirakis): the n smallest E / w, E ~ Exp(1)
+        with numpy.errstate(divide="ignore"):
+            keys = rng.exponential(size=w.shape) / w  # zero weight: inf, drawn last
+        out = numpy.argsort(keys, axis=1, kind="stable")[:, :n]
+    out = out.astype(numpy.int64)
+    return Tensor._make(backend.to_device(out if p.ndim == 2 else out[0], p.device), p.device,
+                        False, None, 0)

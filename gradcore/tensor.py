@@ -1,7 +1,9 @@
 """``Tensor``: an array on a device plus what the tape needs to differentiate through it.
 
 Operators and methods delegate, in plain code, to the functions of :mod:`gradcore.ops`; the ops
-modules are imported at the bottom of this file because they build Tensors themselves.
+modules are imported at the bottom of this file because they build Tensors themselves. Methods
+that are only one call into an op (``x.sum(axis=1)``, ``x.unsqueeze(0)``) live in the mixin
+:class:`gradcore.tensor_methods.TensorMethods`.
 """
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ import numpy
 
 from gradcore import backend
 from gradcore.kernels import errors as kernel_errors
+from gradcore.tensor_methods import TensorMethods
 
 __all__ = ["Tensor"]
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An n-dimensional array on a device that can record the ops applied to it.
 
     Make one with :func:`gradcore.tensor` or the creation functions (``zeros``, ``randn``...).
@@ -59,12 +62,32 @@ class Tensor:
     shape = property(lambda self: self.array.shape, doc="Tuple of dimensions.")
     dtype = property(lambda self: self.array.dtype, doc="NumPy dtype of the elements.")
     ndim = property(lambda self: self.array.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.array.size, doc="Number of elements.")
+    size = property(lambda self: _Size(self.array.size), doc=(
+        "Number of elements, an int as NumPy's ``x.size`` (PyTorch's ``x.size()`` is "
+        "``x.shape`` here: calling it raises a TypeError saying so)."))
     is_leaf = property(lambda self: self.node is None,
                        doc="True for tensors made by the user rather than by a recorded op.")
     grad_fn = property(lambda self: self.node, doc="The recorded op that made this tensor.")
     T = property(lambda self: _shape.transpose(self), doc="The transpose (axes reversed).")
     mT = property(lambda self: _shape.swapaxes(self, -1, -2), doc="Transpose of the last two axes.")
+
+    def numel(self):
+        """Number of elements (PyTorch's name of :attr:`size`)."""
+        return self.array.size
+
+    def dim(self):
+        """Number of dimensions (PyTorch's name of :attr:`ndim`)."""
+        return self.array.ndim
+
+    def __format__(self, spec):
+        # as PyTorch: a 0-d tensor formats as its number (f"{loss:.4f}"); other tensors only
+        # with an empty spec, since a spec such as ".2f" has no meaning for an array
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"format: spec {spec!r} needs a 0-d tensor, got shape {self.shape}; "
+                            "format t.item() for a one-element tensor, or t.tolist()")
+        return str(self)
 
     def __len__(self):
         if self.ndim == 0:
@@ -199,13 +222,8 @@ class Tensor:
 
     def to(self, device=None, dtype=None):
         """Move to ``device`` and/or cast to ``dtype`` (differentiable): ``x.to("cuda")``,
-        ``x.to("float64")``, ``x.to("cuda", dtype="float16")``."""
-        if dtype is None and device is not None and not _is_device_spec(device):
-            try:
-                device, dtype = None, numpy.dtype(device)
-            except TypeError:
-                raise ValueError(f"to: {device!r} is neither a device ('cpu', 'cuda', 'cuda:N') "
-                                 "nor a dtype") from None
+        ``x.to("float64")``, ``x.to(gc.float64)``, ``x.to("cuda", dtype="float16")``."""
+        device, dtype = backend.device_and_dtype(device, dtype, "to")
         out = self
         if dtype is not None and numpy.dtype(dtype) != self.dtype:
             out = _convert.astype(out, dtype)
@@ -367,14 +385,17 @@ class Tensor:
             src = src.to(self.device)
         return _inplace.update(self, "copy_", _inplace.copy, _inplace.copy_into, src)
 
-    def normal_(self, mean=0.0, std=1.0):
-        """Fill with normal samples from gradcore's seeded generator, in place."""
-        values = backend.random_state().normal(mean, std, self.shape).astype(self.dtype)
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        """Fill with normal samples from gradcore's seeded generator (or ``generator``)."""
+        rng = backend.numpy_generator(generator, "normal_")
+        values = rng.normal(mean, std, self.shape).astype(self.dtype)
         return self.copy_(backend.to_device(values, self.device))
 
-    def uniform_(self, low=0.0, high=1.0):
-        """Fill with uniform samples in ``[low, high)`` from gradcore's seeded generator."""
-        values = backend.random_state().uniform(low, high, self.shape).astype(self.dtype)
+    def uniform_(self, low=0.0, high=1.0, generator=None):
+        """Fill with uniform samples in ``[low, high)`` from gradcore's seeded generator (or
+        ``generator``)."""
+        rng = backend.numpy_generator(generator, "uniform_")
+        values = rng.uniform(low, high, self.shape).astype(self.dtype)
         return self.copy_(backend.to_device(values, self.device))
 
     def __setitem__(self, key, value):
@@ -413,145 +434,17 @@ class Tensor:
     def __gt__(self, other): return _compare.greater(self, other)
     def __ge__(self, other): return _compare.greater_equal(self, other)
 
-    # ---- methods that mirror NumPy's ----------------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis`` (see :func:`gradcore.sum`)."""
-        return _reduction.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False):
-        """Mean over ``axis`` (see :func:`gradcore.mean`)."""
-        return _reduction.mean(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, ddof=0):
-        """Variance over ``axis`` (see :func:`gradcore.var`)."""
-        return _reduction.var(self, axis, keepdims, ddof)
-    def max(self, axis=None, keepdims=False):
-        """Maximum over ``axis`` (see :func:`gradcore.max`)."""
-        return _reduction.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False):
-        """Minimum over ``axis`` (see :func:`gradcore.min`)."""
-        return _reduction.min(self, axis, keepdims)
-    def logsumexp(self, axis=None, keepdims=False):
-        """log(sum(exp(x))) over ``axis`` without overflow (see :func:`gradcore.logsumexp`)."""
-        return _softmax.logsumexp(self, axis, keepdims)
-    def softmax(self, axis=-1):
-        """Softmax along ``axis`` (see :func:`gradcore.softmax`)."""
-        return _softmax.softmax(self, axis)
-    def log_softmax(self, axis=-1):
-        """Log-softmax along ``axis`` (see :func:`gradcore.log_softmax`)."""
-        return _softmax.log_softmax(self, axis)
-    def std(self, axis=None, keepdims=False, ddof=0):
-        """Standard deviation over ``axis``, ``ddof=0`` as NumPy (PyTorch's default is 1; see
-        :func:`gradcore.std`)."""
-        return _reduction.std(self, axis, keepdims, ddof)
-    def prod(self, axis=None, keepdims=False):
-        """Product over ``axis``, exact gradient with zeros (see :func:`gradcore.prod`)."""
-        return _scan.prod(self, axis, keepdims)
-    def cumsum(self, axis=None):
-        """Running sum along ``axis`` (see :func:`gradcore.cumsum`)."""
-        return _scan.cumsum(self, axis)
-    def cumprod(self, axis=None):
-        """Running product along ``axis`` (see :func:`gradcore.cumprod`)."""
-        return _scan.cumprod(self, axis)
-    def all(self, axis=None, keepdims=False):
-        """Whether all elements over ``axis`` are nonzero (see :func:`gradcore.all`)."""
-        return _reduction.all(self, axis, keepdims)
-    def any(self, axis=None, keepdims=False):
-        """Whether any element over ``axis`` is nonzero (see :func:`gradcore.any`)."""
-        return _reduction.any(self, axis, keepdims)
-    def repeat(self, *repeats, axis=None):
-        """Each element repeated, NumPy's ``repeat`` with ``axis=`` by keyword (PyTorch's tiling
-        ``x.repeat(2, 3)`` raises, pointing to :func:`gradcore.tile`)."""
-        return _repeat.tensor_repeat(self, *repeats, axis=axis)
-    def take(self, indices, axis=None):
-        """Elements at ``indices`` along ``axis`` (see :func:`gradcore.take`)."""
-        return _indexing.take(self, indices, axis)
-    def argsort(self, axis=-1):
-        """Indices that sort along ``axis``, stable (see :func:`gradcore.argsort`)."""
-        return _reorder.argsort(self, axis)
-    def nonzero(self):
-        """Indices of the nonzero elements as NumPy gives them, a tuple of one tensor per axis
-        (PyTorch's is one (n, ndim) tensor; see :func:`gradcore.nonzero`)."""
-        return _indexing.nonzero(self)
-    def dot(self, other):
-        """NumPy's ``dot`` (see :func:`gradcore.dot`)."""
-        return _products.dot(self, other)
-    def trace(self, offset=0, axis1=0, axis2=1):
-        """Sum of a diagonal (see :func:`gradcore.trace`)."""
-        return _diagonal.trace(self, offset, axis1, axis2)
-    def diagonal(self, offset=0, axis1=0, axis2=1):
-        """A diagonal as the last axis (see :func:`gradcore.diagonal`)."""
-        return _diagonal.diagonal(self, offset, axis1, axis2)
-    def argmax(self, axis=None):
-        """Index of the maximum over ``axis``, as an integer tensor (not recorded on the tape)."""
-        return Tensor._make(self.array.argmax(axis), self.device, False, None, 0)
-    def argmin(self, axis=None):
-        """Index of the minimum over ``axis``, as an integer tensor (not recorded on the tape)."""
-        return Tensor._make(self.array.argmin(axis), self.device, False, None, 0)
-    def reshape(self, *shape):
-        """The same elements in a new shape: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
-        return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes):
-        """Permute the axes (reversed if none are given): ``x.transpose(1, 0)``."""
-        return _shape.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-    def swapaxes(self, axis1, axis2):
-        """Interchange two axes (see :func:`gradcore.swapaxes`)."""
-        return _shape.swapaxes(self, axis1, axis2)
-    def squeeze(self, axis=None):
-        """Remove size-1 axes (see :func:`gradcore.squeeze`)."""
-        return _shape.squeeze(self, axis)
-    def expand_dims(self, axis):
-        """Insert size-1 axes at ``axis`` (see :func:`gradcore.expand_dims`)."""
-        return _shape.expand_dims(self, axis)
-    def broadcast_to(self, shape):
-        """Broadcast to ``shape`` (see :func:`gradcore.broadcast_to`)."""
-        return _shape.broadcast_to(self, shape)
-    def flatten(self):
-        """The elements as one axis (see :func:`gradcore.flatten`)."""
-        return _shape.flatten(self)
-    def matmul(self, other):
-        """``self @ other`` (see :func:`gradcore.matmul`)."""
-        return _linalg.matmul(self, other)
-    def exp(self):
-        """Elementwise e**x (see :func:`gradcore.exp`)."""
-        return _math.exp(self)
-    def log(self):
-        """Elementwise natural logarithm (see :func:`gradcore.log`)."""
-        return _math.log(self)
-    def log1p(self):
-        """Elementwise log(1 + x) (see :func:`gradcore.log1p`)."""
-        return _math.log1p(self)
-    def sqrt(self):
-        """Elementwise square root (see :func:`gradcore.sqrt`)."""
-        return _math.sqrt(self)
-    def abs(self):
-        """Elementwise absolute value (see :func:`gradcore.abs`)."""
-        return _math.abs(self)
-    def sin(self):
-        """Elementwise sine (see :func:`gradcore.sin`)."""
-        return _math.sin(self)
-    def cos(self):
-        """Elementwise cosine (see :func:`gradcore.cos`)."""
-        return _math.cos(self)
-    def clip(self, min=None, max=None):
-        """Limit values to ``[min, max]`` (see :func:`gradcore.clip`)."""
-        return _math.clip(self, min, max)
-    def tanh(self):
-        """Elementwise hyperbolic tangent (see :func:`gradcore.tanh`)."""
-        return _activation.tanh(self)
-    def sigmoid(self):
-        """Elementwise logistic sigmoid (see :func:`gradcore.sigmoid`)."""
-        return _activation.sigmoid(self)
-    def relu(self):
-        """Elementwise max(x, 0) (see :func:`gradcore.relu`)."""
-        return _activation.relu(self)
-    def round(self, decimals=0):
-        """Round to ``decimals`` places, zero gradient (see :func:`gradcore.round`)."""
-        return _elementwise.round(self, decimals)
 
+class _Size(int):
+    """``Tensor.size``: NumPy's int; calling it (PyTorch's ``x.size()``) explains the choice."""
 
-def _is_device_spec(value):
-    if isinstance(value, backend.Device):
-        return True
-    return isinstance(value, str) and value.split(":")[0].strip().lower() in ("cpu", "cuda")
+    __slots__ = ()
+
+    def __call__(self, dim=None):
+        hint = "x.shape" if dim is None else f"x.shape[{dim}]"
+        raise TypeError(f"size is NumPy's attribute here, the number of elements (an int: "
+                        f"{int(self)}), not PyTorch's method; for x.size() use {hint}, for "
+                        "the element count x.size or x.numel()")
 
 
 # The constructors and the ops build Tensors themselves, so they are imported once Tensor

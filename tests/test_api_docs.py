@@ -60,8 +60,11 @@ def test_public_api_has_an_example(name, obj):
     assert ">>>" in doc, f"{name} ({where}): the docstring has no '>>>' example"
 
 
+# Tensor's own members and those of its mixin (gradcore/tensor_methods.py)
+_TENSOR_VARS = {name: member for klass in reversed(gc.Tensor.__mro__[:-1])
+                for name, member in vars(klass).items()}
 TENSOR_MEMBERS = sorted(
-    name for name, member in vars(gc.Tensor).items()
+    name for name, member in _TENSOR_VARS.items()
     if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property)))
 
 
@@ -71,5 +74,5 @@ def test_tensor_members_were_found():
 
 @pytest.mark.parametrize("name", TENSOR_MEMBERS)
 def test_tensor_member_has_a_docstring(name):
-    member = vars(gc.Tensor)[name]
+    member = _TENSOR_VARS[name]
     assert (member.__doc__ or "").strip(), f"Tensor.{name} has no docstring"

@@ -158,7 +158,8 @@ def test_python_scalars_do_not_upcast(device):
     assert (f64 * 2.5).dtype == np.float64 and (f64 * np.float32(2)).dtype == np.float64
     assert (f32 * f64).dtype == np.float64  # arrays promote as NumPy does
     i = gc.arange(3, device=device)
-    assert (i * 2).dtype == np.int64 and (i * 2.5).dtype == np.float64
+    # PyTorch's rule (ops/promotion.py): an int tensor and a Python float give the default dtype
+    assert (i * 2).dtype == np.int64 and (i * 2.5).dtype == np.float32
     assert (gc.ones(2, dtype="float16", device=device) * 3.0).dtype == np.float16
 
 

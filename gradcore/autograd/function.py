@@ -34,7 +34,7 @@ from gradcore.backend import OutOfMemoryError, array_module, device_of, out_of_m
 from gradcore.creation import as_tensor
 from gradcore.tensor import Tensor
 
-__all__ = ["Function", "tsum", "tangent_of"]
+__all__ = ["Function", "tsum", "tangent_of", "constant_operand"]
 
 _FLOAT_KINDS = frozenset("f")  # complex results never require grad: not differentiated
 _PY_SCALARS = frozenset((int, float, bool))
@@ -50,6 +50,9 @@ class Function:
     * ``saves_output``: keep output 0 for ``backward`` (its array, re-linked to this node);
     * ``differentiable``: ``False`` for ops whose outputs never require grad (comparisons).
 
+    Binary ops that follow PyTorch's type promotion subclass ``gradcore.ops.promotion.Promoting``
+    (the autograd layer cannot import the cast it needs), which defines ``promote``.
+
     >>> import gradcore as gc
     >>> class Double(gc.Function):
     ...     def forward(self, x): return 2 * x      # arrays in, arrays out
@@ -64,6 +67,7 @@ class Function:
     __slots__ = ("saved", "_out", "_trace", "__dict__")
 
     edges = None
+    promote = None  # (inputs, device, record) -> (inputs, arrays): see ops/promotion.py
     saves = ()
     saves_output = False
     differentiable = True
@@ -98,29 +102,42 @@ class Function:
     def __call__(self, *inputs):
         if self.edges is not None:  # already a node of a graph: record this call on a copy
             return self._fresh()(*inputs)
-        device = None
+        device = dtype = None
         needs_grad = False
-        foreign = False
+        foreign = mixed = py_float = False
         xs = []
         for x in inputs:
             if isinstance(x, Tensor):  # Tensor or a subclass (nn.Parameter)
+                a = x.array
                 if device is None:
-                    device = x.device
+                    device, dtype = x.device, a.dtype
                 elif x.device is not device:
                     self._device_error(inputs)
+                elif a.dtype is not dtype:  # (NumPy's builtin dtypes are singletons)
+                    mixed = True
                 needs_grad = needs_grad or x.requires_grad
-                xs.append(x.array)
+                xs.append(a)
             else:
                 # Python scalars stay Python scalars, so NumPy's weak promotion keeps float32
-                foreign = foreign or type(x) not in _PY_SCALARS
+                t = type(x)
+                if t not in _PY_SCALARS:
+                    foreign = True
+                elif t is float:
+                    py_float = True
                 xs.append(x)
         state = STATE
         record = needs_grad and state.grad_enabled and self.differentiable
         if device is None:  # no Tensor among the inputs: the first one becomes a Tensor
             inputs = (as_tensor(inputs[0]),) + inputs[1:]
             device, xs[0] = inputs[0].device, inputs[0].array
-        if foreign:
-            inputs, xs = _constants(inputs, device, record)
+            dtype, mixed = xs[0].dtype, len(inputs) > 1
+        # Operands that may disagree on the dtype: ops that opt in (ops/promotion.py) apply
+        # PyTorch's promotion rule; a Python float widens only a non-float tensor
+        if foreign or mixed or py_float:  # (one test on the hot path: same-dtype tensors)
+            if self.promote is not None and (foreign or mixed or dtype.kind != "f"):
+                inputs, xs = self.promote(inputs, device, record)
+            elif foreign:
+                inputs, xs = _constants(inputs, device, record)
 
         try:
             ys = self.forward(*xs)
@@ -133,14 +150,16 @@ class Function:
             ys = numpy.asarray(ys)
         multi = type(ys) is tuple
         if not multi:
-            out = Tensor._make(ys, device, record and ys.dtype.kind in _FLOAT_KINDS,
-                               self if record else None, 0)
+            # an integer or bool output (x.long()) is off the tape: no grad, no grad_fn
+            tracked = record and ys.dtype.kind in _FLOAT_KINDS
+            out = Tensor._make(ys, device, tracked, self if tracked else None, 0)
             if ys.base is not None:  # a view of an input shares its version counter
                 _share_version(out, ys, inputs, xs)
             outs = (out,)
         else:
             outs = tuple(Tensor._make(y, device, record and y.dtype.kind in _FLOAT_KINDS,
-                                      self if record else None, i) for i, y in enumerate(ys))
+                                      self if record and y.dtype.kind in _FLOAT_KINDS else None,
+                                      i) for i, y in enumerate(ys))
         if record:
             self.edges = [_edge(x) for x in inputs]
             if self.saves:
@@ -281,11 +300,12 @@ def _constants(inputs, device, record):
     backward that used a raw NumPy input would make a CPU tensor of it). A recorded op copies a
     NumPy array operand: the caller may change it in place before backward (``c[0] = 10``)."""
     inputs = tuple(x if type(x) in _PY_SCALARS or isinstance(x, Tensor) else
-                   _constant(x, device, record) for x in inputs)
+                   constant_operand(x, device, record) for x in inputs)
     return inputs, [x.array if isinstance(x, Tensor) else x for x in inputs]
 
 
-def _constant(x, device, record):
+def constant_operand(x, device, record):
+    """A non-Tensor operand (array, list, NumPy scalar) as a constant Tensor on ``device``."""
     t = as_tensor(x, device=device)
     if record and t.array is x:
         t.array = x.copy()

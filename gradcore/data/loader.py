@@ -37,7 +37,8 @@ class DataLoader:
       The default is 32 for arrays and 1 for a Dataset (PyTorch's default).
     - ``shuffle``: a new permutation every epoch (every ``iter()``), drawn from the loader's own
       ``numpy.random.Generator``. ``seed`` fixes the sequence of epochs; with ``seed=None`` the
-      seed is drawn once from gradcore's generator, so :func:`gradcore.manual_seed` fixes it too.
+      seed is drawn once from gradcore's generator, so :func:`gradcore.manual_seed` fixes it too;
+      ``generator=`` (a :class:`gradcore.Generator`, PyTorch's argument) draws it from that one.
     - ``device``: where the batches go (default: :func:`gradcore.get_default_device`).
     - ``resident``: ``True`` copies the whole dataset to the device once and gathers batches
       there; ``False`` gathers each batch on the host and sends it with one copy per array;
@@ -61,9 +62,13 @@ class DataLoader:
     """
 
     def __init__(self, *arrays, batch_size=_DEFAULT, shuffle=False, drop_last=False, seed=None,
-                 device=None, resident="auto"):
+                 device=None, resident="auto", generator=None):
         if not arrays:
             raise ValueError("DataLoader: expected at least one array")
+        if generator is not None:
+            if seed is not None:
+                raise TypeError("DataLoader: give seed or generator, not both")
+            seed = int(backend.numpy_generator(generator, "DataLoader").integers(2**63))
         self.dataset = None
         if any(isinstance(a, Dataset) for a in arrays):
             if len(arrays) != 1:

@@ -86,11 +86,12 @@ def _check_p(p, op):
     return float(p)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, generator=None):
     """Zeroes each element with probability ``p`` and scales the rest by ``1 / (1 - p)``
     (inverted dropout: the expected value is unchanged, so evaluation needs no rescaling).
     The mask is drawn from gradcore's seeded generator (``gc.manual_seed``), on the host, so a
-    seed gives the same mask on CPU and GPU. ``training=False`` returns ``x``.
+    seed gives the same mask on CPU and GPU (``generator=``: a :class:`gradcore.Generator` of its
+    own). ``training=False`` returns ``x``.
 
     >>> import gradcore as gc
     >>> gc.manual_seed(0)
@@ -105,7 +106,7 @@ def dropout(x, p=0.5, training=True):
         raise TypeError(f"dropout: input must be floating point, got {x.dtype} (shape {x.shape})")
     if p == 1:
         return x * 0.0  # every element dropped (PyTorch returns zeros too, not NaN from 0/0)
-    keep = backend.random_state().random(x.shape) >= p
+    keep = backend.numpy_generator(generator, "dropout").random(x.shape) >= p
     mask = (keep * (1.0 / (1.0 - p))).astype(x.dtype)
     return x * Tensor(backend.to_device(mask, x.device), device=x.device)
 

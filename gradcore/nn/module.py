@@ -157,11 +157,12 @@ class Module:
 
     def to(self, device=None, dtype=None):
         """Move parameters to ``device`` and/or cast them to ``dtype``, in place; returns self.
+        As PyTorch's: ``m.to("cuda")``, ``m.to(gc.float64)``, ``m.to("cuda", gc.float16)``.
 
         Parameters packed into a flat buffer move as one copy and stay views of it.
         """
+        device, dt = backend.device_and_dtype(device, dtype, "Module.to")
         dev = backend.device(device) if device is not None else None
-        dt = numpy.dtype(dtype) if dtype is not None else None
         moved = set()
         for p in self.parameters():
             if dt is not None and p.dtype != dt:

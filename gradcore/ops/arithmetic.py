@@ -6,7 +6,10 @@ import math
 
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module
+from gradcore.tensor import Tensor
+from gradcore.ops.convert import astype
 from gradcore.ops.math import log, where
+from gradcore.ops.promotion import Promoting, result_type
 from gradcore.ops.shape import sum_to
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow"]
@@ -21,7 +24,7 @@ def _broadcast_error(op, x0, x1, err):
                      f"broadcast together") from err
 
 
-class Add(Function):
+class Add(Promoting):
     def forward(self, x0, x1):
         self.shapes = (_shape(x0), _shape(x1))
         try:
@@ -48,7 +51,7 @@ def add(x0, x1):
     return Add()(x0, x1)
 
 
-class Sub(Function):
+class Sub(Promoting):
     def forward(self, x0, x1):
         self.shapes = (_shape(x0), _shape(x1))
         try:
@@ -76,7 +79,7 @@ def sub(x0, x1):
     return Sub()(x0, x1)
 
 
-class Mul(Function):
+class Mul(Promoting):
     saves = (0, 1)
 
     def forward(self, x0, x1):
@@ -107,7 +110,7 @@ def mul(x0, x1):
     return Mul()(x0, x1)
 
 
-class Div(Function):
+class Div(Promoting):
     saves = (0, 1)
 
     def forward(self, x0, x1):
@@ -182,7 +185,7 @@ class PowScalar(Function):
         return txs[0] * c * xs[0] ** (c - 1)
 
 
-class Pow(Function):
+class Pow(Promoting):
     """``x0 ** x1`` with tensors on both sides.
 
     NOTE: at ``x0 == 0`` the exponent's gradient ``x0 ** x1 * log(x0)`` is ``0 * -inf``; its limit
@@ -233,6 +236,8 @@ def pow(x0, x1):  # noqa: A001 (NumPy's name)
     >>> gc.pow(gc.tensor([2.0, 3.0]), 2).tolist(), gc.pow(2.0, gc.tensor([3.0])).tolist()
     ([4.0, 9.0], [8.0])
     """
-    if isinstance(x1, (int, float)) and not isinstance(x1, bool):
+    if type(x1) in (int, float):
+        if type(x1) is float and isinstance(x0, Tensor) and x0.dtype.kind != "f":
+            x0 = astype(x0, result_type(x0, x1))  # int ** 0.5: the default float dtype
         return PowScalar(x1)(x0)
     return Pow()(x0, x1)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from gradcore.autograd.function import Function, tsum
+from gradcore.autograd.function import tsum
 from gradcore.autograd.mode import no_grad
 from gradcore.backend import array_module, device_of
 from gradcore.ops.elementwise import round as round_half_even
 from gradcore.ops.activation import sigmoid
+from gradcore.ops.promotion import Promoting
 from gradcore.ops.shape import sum_to
 from gradcore.tensor import Tensor
 
@@ -27,7 +28,7 @@ class Rule(NamedTuple):
     d1: Callable
 
 
-class Binary(Function):
+class Binary(Promoting):
     """A binary op from its class's :class:`Rule`, with NumPy's broadcasting. Each op is a
     two-line subclass (one table row), so its name shows in ``grad_fn`` and errors."""
 

@@ -1,13 +1,14 @@
 """Comparisons: boolean results, never differentiable."""
 from __future__ import annotations
 
-from gradcore.autograd.function import Function
+from gradcore.ops.promotion import Promoting
 
 __all__ = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]
 
 
-class Compare(Function):
+class Compare(Promoting):
     differentiable = False
+    python_scalars = False  # NumPy compares a Python number exactly (no cast of an int tensor)
 
     def __init__(self, name, fn):
         self.name, self.fn = name, fn

@@ -105,7 +105,7 @@ def _axis(axis, ndim, op):
     return axis % ndim
 
 
-def take(x, indices, axis=None):
+def take(x, indices, axis=None, *, dim=None):
     """Elements at ``indices`` along ``axis`` (None: of the flattened tensor), like
     ``numpy.take`` (out-of-range indices raise, as its default ``mode="raise"``). Repeated
     indices accumulate their gradients.
@@ -115,6 +115,7 @@ def take(x, indices, axis=None):
     >>> gc.take(x, [1, 1], axis=1).sum().backward(); x.grad.tolist()
     [[0.0, 2.0], [0.0, 2.0]]
     """
+    axis = checks.dim_alias("take", axis, dim)
     if checks.is_integer(indices):
         idx = int(indices)
     else:
@@ -125,7 +126,7 @@ def take(x, indices, axis=None):
     return getitem(x, (slice(None),) * axis + (idx,))
 
 
-def take_along_axis(x, indices, axis):
+def take_along_axis(x, indices, axis=-1, *, dim=None):
     """Picks ``x[..., indices[i], ...]`` along ``axis`` for each position of ``indices`` (same
     number of dimensions as ``x``, broadcast elsewhere), like ``numpy.take_along_axis``: what
     ``argsort``/``argmax`` results index. Differentiable in ``x``.
@@ -135,6 +136,7 @@ def take_along_axis(x, indices, axis):
     >>> gc.take_along_axis(x, gc.argmax(x, axis=1, keepdims=True), axis=1).tolist()
     [[3.0], [9.0]]
     """
+    axis = checks.dim_alias("take_along_axis", axis, dim, -1)
     idx = _indices(indices, x, "take_along_axis")
     if axis is None:
         x, axis = x.reshape(-1), 0

@@ -1,16 +1,17 @@
-"""Joining and splitting: concatenate, stack, split, and NumPy's forms of them: hstack, vstack,
-column_stack, append, array_split (all composed, so their gradients are concatenate's and
-split's)."""
+"""Joining and splitting: concatenate (PyTorch's ``cat``), stack, split, and NumPy's forms of
+them: hstack, vstack, column_stack, append, array_split (all composed, so their gradients are
+concatenate's and split's); and meshgrid (composed of reshape and broadcast_to)."""
 from __future__ import annotations
 
 from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
-from gradcore.ops.shape import atleast_1d, atleast_2d, expand_dims, reshape
+from gradcore.ops.shape import (atleast_1d, atleast_2d, broadcast_to, expand_dims, reshape,
+                                swapaxes)
 from gradcore.tensor import Tensor
 
-__all__ = ["concatenate", "stack", "split", "hstack", "vstack", "column_stack", "append",
-           "array_split"]
+__all__ = ["concatenate", "cat", "stack", "split", "hstack", "vstack", "column_stack", "append",
+           "array_split", "meshgrid"]
 
 
 class Concatenate(Function):
@@ -39,13 +40,14 @@ class Concatenate(Function):
                               axis=self.axis)
 
 
-def concatenate(xs, axis=0):
+def concatenate(xs, axis=0, *, dim=None):
     """Joins tensors along an existing axis, like ``numpy.concatenate``.
 
     >>> import gradcore as gc
     >>> gc.concatenate([gc.ones((1, 2)), gc.zeros((2, 2))]).shape
     (3, 2)
     """
+    axis = checks.dim_alias("concatenate", axis, dim, 0)
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: need at least one tensor")
@@ -56,13 +58,50 @@ def concatenate(xs, axis=0):
     return Concatenate(axis % ndim)(*xs)
 
 
-def stack(xs, axis=0):
+def cat(tensors, dim=0):
+    """PyTorch's name of :func:`concatenate`: joins ``tensors`` along ``dim``.
+
+    >>> import gradcore as gc
+    >>> gc.cat([gc.ones((2, 1)), gc.zeros((2, 2))], dim=1).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    """
+    return concatenate(tensors, dim)
+
+
+def meshgrid(*xs, indexing="xy"):
+    """Coordinate grids from 1-D tensors, like ``numpy.meshgrid``: ``indexing="xy"`` (NumPy's
+    default: the first two axes are swapped, as for plotting) or ``"ij"`` (matrix indexing,
+    ``torch.meshgrid``'s default). Differentiable: each grid's gradient sums back to its vector.
+
+    >>> import gradcore as gc
+    >>> X, Y = gc.meshgrid(gc.tensor([1.0, 2.0, 3.0]), gc.tensor([4.0, 5.0]))
+    >>> X.shape, X.tolist()[0], Y.tolist()[0]
+    ((2, 3), [1.0, 2.0, 3.0], [4.0, 4.0, 4.0])
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
+        xs = tuple(xs[0])
+    for x in xs:
+        if getattr(x, "ndim", None) != 1:
+            raise ValueError(f"meshgrid: expected 1-D tensors, got shapes "
+                             f"{[getattr(v, 'shape', ()) for v in xs]}")
+    shape = tuple(x.shape[0] for x in xs)
+    grids = [broadcast_to(reshape(x, tuple(-1 if d == i else 1 for d in range(len(xs)))), shape)
+             for i, x in enumerate(xs)]
+    if indexing == "xy" and len(xs) > 1:
+        grids = [swapaxes(g, 0, 1) for g in grids]
+    return grids
+
+
+def stack(xs, axis=0, *, dim=None):
     """Joins tensors along a new axis, like ``numpy.stack``.
 
     >>> import gradcore as gc
     >>> gc.stack([gc.zeros(2), gc.ones(2)]).tolist()
     [[0.0, 0.0], [1.0, 1.0]]
     """
+    axis = checks.dim_alias("stack", axis, dim, 0)
     xs = list(xs)
     if not xs:
         raise ValueError("stack: need at least one tensor")
@@ -99,7 +138,7 @@ class Split(Function):
         return tuple(array_module(xs[0]).split(txs[0], self.bounds, axis=self.axis))
 
 
-def split(x, indices_or_sections, axis=0):
+def split(x, indices_or_sections, axis=0, *, dim=None):
     """Splits into a list of views, like ``numpy.split`` (equal sections or split points).
 
     >>> import gradcore as gc
@@ -108,10 +147,11 @@ def split(x, indices_or_sections, axis=0):
     >>> [t.shape for t in gc.split(gc.arange(6), [2])]
     [(2,), (4,)]
     """
+    axis = checks.dim_alias("split", axis, dim, 0)
     return _split(x, indices_or_sections, axis, "split")
 
 
-def array_split(x, indices_or_sections, axis=0):
+def array_split(x, indices_or_sections, axis=0, *, dim=None):
     """Like :func:`split`, but ``n`` sections need not be equal, like ``numpy.array_split``: the
     first ``size % n`` sections get one element more.
 
@@ -119,6 +159,7 @@ def array_split(x, indices_or_sections, axis=0):
     >>> [t.tolist() for t in gc.array_split(gc.arange(5), 3)]
     [[0, 1], [2, 3], [4]]
     """
+    axis = checks.dim_alias("array_split", axis, dim, 0)
     return _split(x, indices_or_sections, axis, "array_split")
 
 
@@ -181,7 +222,7 @@ def column_stack(xs):
     return concatenate([reshape(x, (-1, 1)) if x.ndim < 2 else x for x in xs], 1)
 
 
-def append(x, values, axis=None):
+def append(x, values, axis=None, *, dim=None):
     """``x`` with ``values`` joined at the end along ``axis`` (None: both flattened), like
     ``numpy.append``; differentiable in both.
 
@@ -189,6 +230,7 @@ def append(x, values, axis=None):
     >>> gc.append(gc.tensor([1.0, 2.0]), gc.tensor([[3.0]])).tolist()
     [1.0, 2.0, 3.0]
     """
+    axis = checks.dim_alias("append", axis, dim)
     if axis is None:
         return concatenate([reshape(x, (-1,)), reshape(values, (-1,))], 0)
     return concatenate([x, values], axis)

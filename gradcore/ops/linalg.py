@@ -8,13 +8,14 @@ from __future__ import annotations
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module
 from gradcore.ops.norm import norm
+from gradcore.ops.promotion import Promoting
 from gradcore.ops.shape import reshape, sum_to, swapaxes
 
-__all__ = ["matmul", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh",
+__all__ = ["matmul", "mm", "linear", "norm", "inv", "det", "slogdet", "solve", "cholesky", "eigh",
            "svd"]
 
 
-class MatMul(Function):
+class MatMul(Promoting):
     saves = (0, 1)
 
     def forward(self, x0, x1):
@@ -60,6 +61,19 @@ def matmul(x0, x1):
     >>> (gc.ones((2, 3)) @ gc.ones(3)).tolist()
     [3.0, 3.0]
     """
+    return MatMul()(x0, x1)
+
+
+def mm(x0, x1):
+    """PyTorch's ``mm``: the product of two 2-D tensors (no broadcasting, no 1-D promotion).
+
+    >>> import gradcore as gc
+    >>> gc.ops.linalg.mm(gc.ones((2, 3)), gc.ones((3, 4))).shape
+    (2, 4)
+    """
+    if getattr(x0, "ndim", 0) != 2 or getattr(x1, "ndim", 0) != 2:
+        raise ValueError(f"mm: expected two 2-D tensors, got shapes {getattr(x0, 'shape', ())} "
+                         f"and {getattr(x1, 'shape', ())}; use matmul (@) for other shapes")
     return MatMul()(x0, x1)
 
 

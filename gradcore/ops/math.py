@@ -6,6 +6,7 @@ import numpy
 from gradcore.autograd.function import Function, tsum
 from gradcore.backend import array_module, to_device
 from gradcore.ops.indexing import nonzero
+from gradcore.ops.promotion import Promoting
 from gradcore.ops.shape import sum_to
 
 __all__ = ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "maximum", "minimum", "where", "clip"]
@@ -186,7 +187,7 @@ def cos(x):
     return Cos()(x)
 
 
-class _Extremum(Function):
+class _Extremum(Promoting):
     """maximum/minimum. NOTE: on ties each input gets half of the gradient (as JAX and PyTorch)."""
 
     saves = (0, 1)
@@ -248,7 +249,7 @@ def minimum(x0, x1):
     return Minimum()(x0, x1)
 
 
-class Where(Function):
+class Where(Promoting):
     def __init__(self, cond):
         self.cond = cond
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from gradcore import checks
 from gradcore.backend import array_module
 from gradcore.ops.math import abs, where
 from gradcore.ops.reduction import Reduction, expand_reduced, max, min, normalize_axis, sum
@@ -79,7 +80,8 @@ def _matrix(x, ord, axes, keepdims):  # noqa: A002 (NumPy's name)
     return out if keepdims else squeeze(out, axes)
 
 
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 (NumPy's names)
+def norm(x, ord=None, axis=None, keepdims=False, *, dim=None,  # noqa: A002 (NumPy's names)
+         keepdim=None):
     """Vector or matrix norm, like ``numpy.linalg.norm``.
 
     ``axis`` None: the 2-norm of the flattened tensor when ``ord`` is None, else a vector norm
@@ -94,6 +96,8 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 (NumPy's names)
     >>> gc.linalg.norm(gc.tensor([[1.0, -2.0], [3.0, 4.0]]), ord=1).item()  # max column sum
     6.0
     """
+    axis = checks.dim_alias("norm", axis, dim)
+    keepdims = checks.keepdim_alias("norm", keepdims, keepdim)
     nd = x.ndim
     if axis is None:
         if ord is None:

@@ -62,13 +62,15 @@ class Sum(Reduction):
         return txs[0].sum(axis=self.axes, keepdims=self.keepdims)
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
     """Sum over ``axis`` (all axes by default), like ``numpy.sum``.
 
     >>> import gradcore as gc
     >>> gc.sum(gc.ones((2, 3)), axis=1).tolist()
     [3.0, 3.0]
     """
+    axis = checks.dim_alias("sum", axis, dim)
+    keepdims = checks.keepdim_alias("sum", keepdims, keepdim)
     return Sum(normalize_axis(axis, x.ndim, "sum"), keepdims)(x)
 
 
@@ -87,17 +89,19 @@ class Mean(Reduction):
         return txs[0].mean(axis=self.axes, keepdims=self.keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Arithmetic mean over ``axis``, like ``numpy.mean``.
 
     >>> import gradcore as gc
     >>> gc.mean(gc.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0).tolist()
     [2.0, 3.0]
     """
+    axis = checks.dim_alias("mean", axis, dim)
+    keepdims = checks.keepdim_alias("mean", keepdims, keepdim)
     return Mean(normalize_axis(axis, x.ndim, "mean"), keepdims)(x)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
+def var(x, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None):
     """Variance over ``axis`` with ``ddof`` (0: population variance), like ``numpy.var``.
 
     Composed from differentiable ops, so every derivative order comes for free. With
@@ -110,6 +114,8 @@ def var(x, axis=None, keepdims=False, ddof=0):
     >>> gc.var(gc.tensor([1.0, 3.0])).item(), gc.var(gc.tensor([1.0, 3.0]), ddof=1).item()
     (1.0, 2.0)
     """
+    axis = checks.dim_alias("var", axis, dim)
+    keepdims = checks.keepdim_alias("var", keepdims, keepdim)
     axes = normalize_axis(axis, x.ndim, "var")
     count = 1
     for a in axes:
@@ -123,7 +129,7 @@ def var(x, axis=None, keepdims=False, ddof=0):
         return sum(centered * centered, axes, keepdims) / builtins.max(count - ddof, 0)
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
+def std(x, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None):
     """Standard deviation over ``axis`` with ``ddof``, like ``numpy.std``: ``sqrt(var)``.
 
     NOTE: where the deviation is 0 (all elements equal) the gradient is nan, as PyTorch's: the
@@ -133,10 +139,13 @@ def std(x, axis=None, keepdims=False, ddof=0):
     >>> gc.std(gc.tensor([1.0, 3.0])).item()
     1.0
     """
+    axis = checks.dim_alias("std", axis, dim)
+    keepdims = checks.keepdim_alias("std", keepdims, keepdim)
     return sqrt(var(x, axis, keepdims, ddof))
 
 
-def average(x, axis=None, weights=None, returned=False, keepdims=False):
+def average(x, axis=None, weights=None, returned=False, keepdims=False, *, dim=None,
+            keepdim=None):
     """Weighted mean over ``axis``, like ``numpy.average``; differentiable in ``x`` and in
     ``weights`` (a tensor of ``x``'s shape, or 1-D along a single ``axis``). With ``returned``,
     also gives the sum of the weights. Weights summing to zero raise ``ZeroDivisionError``, as in
@@ -146,6 +155,8 @@ def average(x, axis=None, weights=None, returned=False, keepdims=False):
     >>> gc.average(gc.tensor([1.0, 4.0]), weights=gc.tensor([3.0, 1.0])).item()
     1.75
     """
+    axis = checks.dim_alias("average", axis, dim)
+    keepdims = checks.keepdim_alias("average", keepdims, keepdim)
     if weights is None:
         avg = mean(x, axis, keepdims)
         if not returned:
@@ -210,24 +221,33 @@ class Min(_Extreme):
     pick = "min"
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
     """Maximum over ``axis``, like ``numpy.max``; ties share the gradient equally.
+
+    NumPy's convention: the values only. PyTorch's ``torch.max(x, dim)`` returns (values,
+    indices); here ``gc.max(x, dim=1)`` is its ``.values`` and ``gc.argmax(x, dim=1)`` its
+    ``.indices``.
 
     >>> import gradcore as gc
     >>> x = gc.tensor([1.0, 3.0, 3.0], requires_grad=True)
     >>> gc.max(x).backward(); x.grad.tolist()
     [0.0, 0.5, 0.5]
     """
+    axis = checks.dim_alias("max", axis, dim)
+    keepdims = checks.keepdim_alias("max", keepdims, keepdim)
     return Max(normalize_axis(axis, x.ndim, "max"), keepdims)(x)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
-    """Minimum over ``axis``, like ``numpy.min``; ties share the gradient equally.
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
+    """Minimum over ``axis``, like ``numpy.min``; ties share the gradient equally. The values
+    only, as NumPy (``gc.argmin`` gives the indices PyTorch's ``torch.min(x, dim)`` also returns).
 
     >>> import gradcore as gc
     >>> gc.min(gc.tensor([[1.0, 2.0], [3.0, 0.0]]), axis=1).tolist()
     [1.0, 0.0]
     """
+    axis = checks.dim_alias("min", axis, dim)
+    keepdims = checks.keepdim_alias("min", keepdims, keepdim)
     return Min(normalize_axis(axis, x.ndim, "min"), keepdims)(x)
 
 
@@ -237,10 +257,10 @@ def _index_or_flag(x, op, axis, keepdims):
     a = x.array
     if op in ("argmax", "argmin"):
         if axis is not None:
-            axis = normalize_axis(axis, a.ndim, op)
-            if len(axis) != 1:
-                raise TypeError(f"{op}: axis must be an integer or None, got {axis}")
-            axis = axis[0]
+            if not checks.is_integer(axis):  # NumPy takes one axis here, not a tuple
+                raise TypeError(f"{op}: axis must be an integer or None, got {axis!r} "
+                                f"({type(axis).__name__}), for a tensor of shape {a.shape}")
+            axis = normalize_axis(axis, a.ndim, op)[0]
         if a.size == 0:
             raise ValueError(f"{op}: zero-size tensor of shape {a.shape} has no {op[3:]}imum")
     else:
@@ -249,7 +269,7 @@ def _index_or_flag(x, op, axis, keepdims):
     return Tensor._make(array_module(a).asarray(out), x.device, False, None, 0)
 
 
-def argmax(x, axis=None, keepdims=False):
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the (first) maximum over ``axis`` (None: of the flattened tensor), like
     ``numpy.argmax``: an int64 tensor, not differentiated.
 
@@ -257,10 +277,12 @@ def argmax(x, axis=None, keepdims=False):
     >>> gc.argmax(gc.tensor([[1.0, 5.0], [7.0, 2.0]]), axis=1).tolist()
     [1, 0]
     """
+    axis = checks.dim_alias("argmax", axis, dim)
+    keepdims = checks.keepdim_alias("argmax", keepdims, keepdim)
     return _index_or_flag(x, "argmax", axis, keepdims)
 
 
-def argmin(x, axis=None, keepdims=False):
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the (first) minimum over ``axis``, like ``numpy.argmin`` (int64, not
     differentiated).
 
@@ -268,24 +290,30 @@ def argmin(x, axis=None, keepdims=False):
     >>> gc.argmin(gc.tensor([3.0, 1.0, 1.0])).item()
     1
     """
+    axis = checks.dim_alias("argmin", axis, dim)
+    keepdims = checks.keepdim_alias("argmin", keepdims, keepdim)
     return _index_or_flag(x, "argmin", axis, keepdims)
 
 
-def all(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
+def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
     """Whether every element over ``axis`` is nonzero, like ``numpy.all`` (a bool tensor).
 
     >>> import gradcore as gc
     >>> gc.all(gc.tensor([[1.0, 0.0], [2.0, 3.0]]), axis=1).tolist()
     [False, True]
     """
+    axis = checks.dim_alias("all", axis, dim)
+    keepdims = checks.keepdim_alias("all", keepdims, keepdim)
     return _index_or_flag(x, "all", axis, keepdims)
 
 
-def any(x, axis=None, keepdims=False):  # noqa: A001 (NumPy's name)
+def any(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 (NumPy's name)
     """Whether some element over ``axis`` is nonzero, like ``numpy.any`` (a bool tensor).
 
     >>> import gradcore as gc
     >>> gc.any(gc.tensor([0.0, 0.0, 2.0])).item()
     True
     """
+    axis = checks.dim_alias("any", axis, dim)
+    keepdims = checks.keepdim_alias("any", keepdims, keepdim)
     return _index_or_flag(x, "any", axis, keepdims)

@@ -27,7 +27,7 @@ class Flip(Function):
         return self.forward(txs[0])
 
 
-def flip(x, axis=None):
+def flip(x, axis=None, *, dim=None):
     """Reverses the order of elements along ``axis`` (an int, a tuple, or None: all axes), like
     ``numpy.flip``.
 
@@ -35,6 +35,7 @@ def flip(x, axis=None):
     >>> gc.flip(gc.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=1).tolist()
     [[2.0, 1.0], [4.0, 3.0]]
     """
+    axis = checks.dim_alias("flip", axis, dim)
     axes = tuple(range(x.ndim)) if axis is None else _normalize_axes(axis, x.ndim, "flip")
     return Flip(frozenset(axes))(x)
 
@@ -75,7 +76,7 @@ class Roll(Function):
         return self.forward(txs[0])
 
 
-def roll(x, shift, axis=None):
+def roll(x, shift, axis=None, *, dim=None):
     """Shifts elements along ``axis`` (None: of the flattened tensor) by ``shift``, those that
     fall off one end coming back at the other, like ``numpy.roll``. ``shift`` and ``axis`` may be
     tuples (broadcast against each other).
@@ -84,6 +85,7 @@ def roll(x, shift, axis=None):
     >>> gc.roll(gc.tensor([1.0, 2.0, 3.0]), 1).tolist()
     [3.0, 1.0, 2.0]
     """
+    axis = checks.dim_alias("roll", axis, dim)
     shifts = checks.int_tuple(shift, "roll", "shift")
     if axis is None:
         if len(shifts) != 1:
@@ -106,7 +108,7 @@ def _sort_axis(x, axis, op):
     return x, _normalize_axes(axis, x.ndim, op)[0] if x.ndim else 0
 
 
-def argsort(x, axis=-1):
+def argsort(x, axis=-1, *, dim=None):
     """Indices that sort ``x`` along ``axis`` (None: flattened), like ``numpy.argsort`` with
     ``kind="stable"`` (ties keep their order, on CPU and GPU alike): an int64 tensor, not
     differentiated.
@@ -115,13 +117,14 @@ def argsort(x, axis=-1):
     >>> gc.argsort(gc.tensor([3.0, 1.0, 2.0])).tolist()
     [1, 2, 0]
     """
+    axis = checks.dim_alias("argsort", axis, dim, -1)
     x, axis = _sort_axis(x, axis, "argsort")
     a = x.array
     return Tensor._make(array_module(a).argsort(a, axis=axis, kind="stable"), x.device, False,
                         None, 0)
 
 
-def sort(x, axis=-1):
+def sort(x, axis=-1, *, dim=None):
     """Sorted copy of ``x`` along ``axis`` (None: flattened), like ``numpy.sort``. The gradient
     of each output goes to the input it came from (ties: by the stable order of argsort).
 
@@ -130,5 +133,6 @@ def sort(x, axis=-1):
     >>> (gc.sort(x) * gc.tensor([1.0, 10.0, 100.0])).sum().backward(); x.grad.tolist()
     [100.0, 1.0, 10.0]
     """
+    axis = checks.dim_alias("sort", axis, dim, -1)
     x, axis = _sort_axis(x, axis, "sort")
     return take_along_axis(x, argsort(x, axis), axis)

@@ -18,7 +18,7 @@ from gradcore.tensor import Tensor
 __all__ = ["repeat", "tile", "pad", "tensor_repeat"]
 
 
-def repeat(x, repeats, axis=None):
+def repeat(x, repeats, axis=None, *, dim=None):
     """Repeats each element ``repeats`` times (an int, or one count per element) along ``axis``
     (None: of the flattened tensor), like ``numpy.repeat``; the gradient sums the copies.
 
@@ -27,6 +27,7 @@ def repeat(x, repeats, axis=None):
     >>> y = gc.repeat(x, [1, 3]); y.sum().backward(); y.tolist(), x.grad.tolist()
     ([1.0, 2.0, 2.0, 2.0], [1.0, 3.0])
     """
+    axis = checks.dim_alias("repeat", axis, dim)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
     axis = _axis(axis, x.ndim, "repeat")
@@ -49,7 +50,7 @@ def repeat(x, repeats, axis=None):
     return getitem(x, (slice(None),) * axis + (index,))
 
 
-def tensor_repeat(x, *args, axis=None):
+def tensor_repeat(x, *args, axis=None, dim=None):
     """``Tensor.repeat``: NumPy's (each element repeated), with ``axis`` by keyword only, so
     PyTorch's ``x.repeat(2, 3)`` (tiling) is refused instead of silently repeating along axis 3.
 
@@ -61,7 +62,7 @@ def tensor_repeat(x, *args, axis=None):
         raise TypeError(f"Tensor.repeat follows NumPy: x.repeat(repeats, axis=...) repeats each "
                         f"element (axis by keyword); got {len(args)} positional arguments. For "
                         "PyTorch's x.repeat(*sizes), which tiles, use gc.tile(x, sizes)")
-    return repeat(x, args[0], axis)
+    return repeat(x, args[0], axis, dim=dim)
 
 
 def tile(x, reps):

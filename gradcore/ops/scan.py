@@ -8,6 +8,7 @@ exact with any number of zeros and differentiable again (second order, every dev
 """
 from __future__ import annotations
 
+from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.autograd.mode import no_grad
 from gradcore.backend import array_module, device_of
@@ -88,7 +89,7 @@ def _scan_axis(x, axis, op):
     return x, normalize_axis(axis, x.ndim, op)[0] if x.ndim else 0
 
 
-def cumsum(x, axis=None):
+def cumsum(x, axis=None, *, dim=None):
     """Running sum along ``axis`` (None: of the flattened tensor), like ``numpy.cumsum``.
 
     >>> import gradcore as gc
@@ -96,6 +97,7 @@ def cumsum(x, axis=None):
     >>> y = gc.cumsum(x); y.sum().backward(); y.tolist(), x.grad.tolist()
     ([1.0, 3.0, 6.0], [3.0, 2.0, 1.0])
     """
+    axis = checks.dim_alias("cumsum", axis, dim)
     x, axis = _scan_axis(x, axis, "cumsum")
     return Cumsum(axis)(x)
 
@@ -126,7 +128,7 @@ def _on_constants(rule, *arrays_then_axis):
         return rule(*(Tensor._make(a, dev, False, None, 0) for a in arrays), axis).array
 
 
-def cumprod(x, axis=None):
+def cumprod(x, axis=None, *, dim=None):
     """Running product along ``axis`` (None: of the flattened tensor), like ``numpy.cumprod``.
 
     The gradient is exact where ``x`` has zeros (no division by ``x``; see the module notes).
@@ -136,6 +138,7 @@ def cumprod(x, axis=None):
     >>> y = gc.cumprod(x); y.sum().backward(); y.tolist(), x.grad.tolist()
     ([2.0, 0.0, 0.0], [1.0, 8.0, 0.0])
     """
+    axis = checks.dim_alias("cumprod", axis, dim)
     x, axis = _scan_axis(x, axis, "cumprod")
     return Cumprod(axis)(x)
 
@@ -180,7 +183,7 @@ class Prod(Reduction):
         return ty.array.reshape(y.shape)
 
 
-def prod(x, axis=None, keepdims=False):
+def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Product over ``axis`` (all axes by default), like ``numpy.prod``.
 
     The gradient of each element is the product of the others, computed without dividing by it:
@@ -191,4 +194,6 @@ def prod(x, axis=None, keepdims=False):
     >>> gc.prod(x).backward(); x.grad.tolist()
     [0.0, 6.0, 0.0]
     """
+    axis = checks.dim_alias("prod", axis, dim)
+    keepdims = checks.keepdim_alias("prod", keepdims, keepdim)
     return Prod(normalize_axis(axis, x.ndim, "prod"), keepdims)(x)

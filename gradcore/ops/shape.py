@@ -10,7 +10,7 @@ from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module as _xp
 
-__all__ = ["reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to",
+__all__ = ["reshape", "view", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to",
            "sum_to", "flatten", "atleast_1d", "atleast_2d", "atleast_3d"]
 
 
@@ -53,6 +53,28 @@ def reshape(x, shape):
     shape = checks.int_tuple(shape, "reshape", "shape")
     if getattr(x, "shape", None) == shape:
         return x
+    return Reshape(shape)(x)
+
+
+def view(x, shape):
+    """``x``'s storage in a new shape, PyTorch's ``Tensor.view``: never a copy, so writes through
+    either show in both and they share the version counter. Only a C-contiguous tensor is viewed
+    (PyTorch also views some strided ones); otherwise it raises: use :func:`reshape`.
+
+    >>> import gradcore as gc
+    >>> x = gc.zeros(6); v = gc.ops.shape.view(x, (2, 3))
+    >>> v[0, 1] = 5.0; x.tolist()
+    [0.0, 5.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    if not checks.is_integer(shape) and not isinstance(shape, (tuple, list)):
+        raise NotImplementedError(f"view: reinterpreting the bits as another dtype ({shape!r}) "
+                                  f"is not supported (tensor of dtype {x.dtype}, shape "
+                                  f"{x.shape}); cast with .astype() or .to()")
+    shape = checks.int_tuple(shape, "view", "shape")
+    if not x.array.flags.c_contiguous:
+        raise RuntimeError(f"view: the tensor of shape {x.shape} is not contiguous (a transpose "
+                           f"or a strided slice), so shape {shape} would need a copy; use "
+                           ".reshape(...), which copies when it must")
     return Reshape(shape)(x)
 
 
@@ -109,13 +131,14 @@ def swapaxes(x, axis1, axis2):
     return Transpose(tuple(perm))(x)
 
 
-def expand_dims(x, axis):
+def expand_dims(x, axis=None, *, dim=None):
     """Inserts size-1 axes at ``axis`` (int or tuple), like ``numpy.expand_dims``.
 
     >>> import gradcore as gc
     >>> gc.expand_dims(gc.zeros(3), 0).shape, gc.expand_dims(gc.zeros(3), (0, 2)).shape
     ((1, 3), (1, 3, 1))
     """
+    axis = checks.dim_alias("expand_dims", axis, dim, required=True)
     axes = checks.int_tuple(axis, "expand_dims", "axis")
     ndim = x.ndim + len(axes)
     axes = _normalize_axes(axes, ndim, "expand_dims")
@@ -123,13 +146,14 @@ def expand_dims(x, axis):
     return reshape(x, tuple(1 if i in axes else next(shape) for i in range(ndim)))
 
 
-def squeeze(x, axis=None):
+def squeeze(x, axis=None, *, dim=None):
     """Removes size-1 axes (all of them, or those named by ``axis``), like ``numpy.squeeze``.
 
     >>> import gradcore as gc
     >>> gc.squeeze(gc.zeros((1, 3, 1))).shape, gc.squeeze(gc.zeros((1, 3, 1)), axis=0).shape
     ((3,), (3, 1))
     """
+    axis = checks.dim_alias("squeeze", axis, dim)
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:

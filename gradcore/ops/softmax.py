@@ -65,7 +65,7 @@ class LogSumExp(Reduction):
         return (txs[0] * xp.exp((xs[0] - yk) - self.lost)).sum(axis=self.axes, keepdims=self.keepdims)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) over ``axis``, stable for any magnitude.
 
     Over an empty axis the result is ``-inf``, the log of an empty sum, as in PyTorch; the
@@ -77,6 +77,8 @@ def logsumexp(x, axis=None, keepdims=False):
     >>> gc.logsumexp(gc.zeros((2, 0)), axis=1).tolist()
     [-inf, -inf]
     """
+    axis = checks.dim_alias("logsumexp", axis, dim)
+    keepdims = checks.keepdim_alias("logsumexp", keepdims, keepdim)
     return LogSumExp(normalize_axis(axis, x.ndim, "logsumexp"), keepdims)(x)
 
 
@@ -103,13 +105,14 @@ class Softmax(Function):
         return y * (t - (t * y).sum(axis=self.axis, keepdims=True))
 
 
-def softmax(x, axis=-1):
+def softmax(x, axis=-1, *, dim=None):
     """exp(x) / sum(exp(x)) along ``axis``.
 
     >>> import gradcore as gc
     >>> gc.softmax(gc.tensor([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
+    axis = checks.dim_alias("softmax", axis, dim, -1)
     axis = checks.integer(axis, "softmax", "axis")  # one axis: a tuple is not a softmax
     return Softmax(normalize_axis(axis, x.ndim, "softmax")[0])(x)
 
@@ -134,12 +137,13 @@ class LogSoftmax(Function):
         return t - (array_module(y).exp(y) * t).sum(axis=self.axis, keepdims=True)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, axis=-1, *, dim=None):
     """x - logsumexp(x) along ``axis``: log-probabilities without overflow or log(0).
 
     >>> import gradcore as gc
     >>> gc.log_softmax(gc.tensor([0.0, 1000.0])).tolist()
     [-1000.0, 0.0]
     """
+    axis = checks.dim_alias("log_softmax", axis, dim, -1)
     axis = checks.integer(axis, "log_softmax", "axis")  # one axis: a tuple is not a softmax
     return LogSoftmax(normalize_axis(axis, x.ndim, "log_softmax")[0])(x)

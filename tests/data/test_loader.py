@@ -210,3 +210,15 @@ def test_seed_is_checked_and_named():
         DataLoader(numpy.arange(4), batch_size=2, shuffle=True, seed=-1)
     with pytest.raises(TypeError, match="^DataLoader: seed must be an integer, got 0.5"):
         DataLoader(numpy.arange(4), batch_size=2, shuffle=True, seed=0.5)
+
+
+def test_generator_fixes_the_shuffle():
+    x = numpy.arange(20.0)
+    orders = []
+    for _ in range(2):
+        g = gc.Generator().manual_seed(7)
+        loader = gc.data.DataLoader(x, batch_size=5, shuffle=True, generator=g)
+        orders.append([b[0].tolist() for b in loader])
+    assert orders[0] == orders[1] and orders[0] != [x[i:i + 5].tolist() for i in range(0, 20, 5)]
+    with pytest.raises(TypeError, match="DataLoader: give seed or generator, not both"):
+        gc.data.DataLoader(x, seed=1, generator=gc.Generator())

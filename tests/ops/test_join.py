@@ -163,3 +163,34 @@ def test_numpy_join_errors(device):
         gc.array_split(gc.zeros(3, device=device), 0)
     with pytest.raises(ValueError, match="split: axis 0 of size 3 does not divide into 2"):
         gc.split(gc.zeros(3, device=device), 2)
+
+
+def test_cat_is_concatenate_with_dim(device):
+    a, b = randn((2, 3), device, seed=1), randn((2, 1), device, seed=2)
+    np.testing.assert_array_equal(gc.cat([a, b], dim=1).numpy(),
+                                  np.concatenate([a.numpy(), b.numpy()], axis=1))
+    assert gc.cat((a, a)).shape == (4, 3)
+    assert gc.gradcheck(lambda a, b: gc.cat([a, b], dim=1), (a, b))
+
+
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+def test_meshgrid(indexing, device):
+    x, y, z = (randn((n,), device, seed=n) for n in (3, 2, 4))
+    for xs in ((x,), (x, y), (x, y, z)):
+        got = gc.meshgrid(*xs, indexing=indexing)
+        want = np.meshgrid(*(v.numpy() for v in xs), indexing=indexing)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w)
+    f = lambda x, y: gc.meshgrid(x, y, indexing=indexing)[0] * gc.meshgrid(x, y, indexing=indexing)[1]  # noqa: E731,E501
+    assert gc.gradcheck(f, (x, y)) and gradcheck2(f, (x, y)) and jvpcheck(f, (x, y))
+    assert gc.meshgrid([x, y])[0].shape == (2, 3)
+    f32 = gc.meshgrid(gc.ones(2, device=device), gc.ones(3, device=device))
+    assert f32[0].dtype == np.float32
+
+
+def test_meshgrid_errors():
+    with pytest.raises(ValueError, match="meshgrid: indexing must be 'xy' or 'ij'"):
+        gc.meshgrid(gc.ones(2), indexing="ji")
+    with pytest.raises(ValueError, match=r"meshgrid: expected 1-D tensors, got shapes \[\(2, 2\)\]"):
+        gc.meshgrid(gc.ones((2, 2)))
