@@ -114,9 +114,9 @@ class TensorMethods:
     def broadcast_to(self, shape):
         """Broadcast to ``shape`` (see :func:`gradcore.broadcast_to`)."""
         return ops.shape.broadcast_to(self, shape)
-    def flatten(self):
-        """The elements as one axis (see :func:`gradcore.flatten`)."""
-        return ops.shape.flatten(self)
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Join axes ``start_dim..end_dim`` into one; all by default (see :func:`gradcore.flatten`)."""
+        return ops.shape.flatten(self, start_dim, end_dim)
     def matmul(self, other):
         """``self @ other`` (see :func:`gradcore.matmul`)."""
         return ops.linalg.matmul(self, other)

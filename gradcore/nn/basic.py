@@ -11,7 +11,7 @@ from gradcore.nn import init
 from gradcore.nn.module import Module
 from gradcore.nn.parameter import Parameter
 from gradcore.ops.indexing import getitem
-from gradcore.ops.shape import reshape
+from gradcore.ops.shape import flatten, reshape
 from gradcore.tensor import Tensor
 
 __all__ = ["dropout", "embedding", "Flatten", "Unflatten", "Dropout", "Embedding"]
@@ -38,16 +38,7 @@ class Flatten(Module):
         self.end_dim = checks.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x):
-        shape = tuple(x.shape)
-        ndim = max(len(shape), 1)  # a 0-d input flattens to (1,), as PyTorch
-        start = _axis(self.start_dim, ndim, "Flatten")
-        end = _axis(self.end_dim, ndim, "Flatten")
-        if start > end:
-            raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim "
-                             f"{self.end_dim} for an input of shape {shape}")
-        if not shape:
-            return reshape(x, (1,))
-        return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+        return flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -6,6 +6,10 @@ gradient back to each input's shape with it, so broadcasting is handled in one p
 """
 from __future__ import annotations
 
+import math
+
+import numpy
+
 from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module as _xp
@@ -78,14 +82,36 @@ def view(x, shape):
     return Reshape(shape)(x)
 
 
-def flatten(x):
-    """``reshape(x, (-1,))``: the elements as one axis.
+def flatten(x, start_dim=0, end_dim=-1):
+    """Join axes ``start_dim..end_dim`` into one (``torch.flatten``); by default all of them,
+    like NumPy's ``ndarray.flatten()``. A 0-d input becomes shape ``(1,)``, as in both.
 
     >>> import gradcore as gc
     >>> gc.flatten(gc.zeros((2, 3))).shape
     (6,)
+    >>> gc.flatten(gc.zeros((2, 3, 4)), 1).shape  # keep the batch axis
+    (2, 12)
     """
-    return reshape(x, (-1,))
+    shape = tuple(getattr(x, "shape", ()))
+    ndim = max(len(shape), 1)
+    start, end = (_flatten_axis(d, ndim, name) for d, name in ((start_dim, "start_dim"),
+                                                                (end_dim, "end_dim")))
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for an "
+                         f"input of shape {shape}")
+    if not shape:
+        return reshape(x, (1,))
+    return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+
+
+def _flatten_axis(dim, ndim, name):
+    if isinstance(dim, bool) or not isinstance(dim, (int, numpy.integer)):
+        raise TypeError(f"flatten: {name} must be an integer, got {dim!r} "
+                        f"({type(dim).__name__}); NumPy's order= is not supported (always 'C')")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"flatten: {name} {dim} is out of range for an input with {ndim} "
+                         "dimensions")
+    return int(dim) % ndim
 
 
 class Transpose(Function):

@@ -18,10 +18,21 @@ def test_flatten_and_unflatten_shapes(device):
     assert gc.nn.Unflatten(-1, (2, -1))(gc.zeros((2, 12), device=device)).shape == (2, 2, 6)
     with pytest.raises(ValueError, match="Unflatten: cannot split dim 1 of size 12"):
         gc.nn.Unflatten(1, (5, 2))(gc.zeros((2, 12), device=device))
-    with pytest.raises(ValueError, match="Flatten: dim 4 is out of range"):
+    with pytest.raises(ValueError, match="flatten: start_dim 4 is out of range"):
         gc.nn.Flatten(4)(x)
-    with pytest.raises(ValueError, match="Flatten: start_dim 2 comes after end_dim 1"):
+    with pytest.raises(ValueError, match="flatten: start_dim 2 comes after end_dim 1"):
         gc.nn.Flatten(2, 1)(x)
+
+
+def test_flatten_function_and_method_take_torch_dims(device):
+    x = gc.arange(24, dtype="float64", device=device).reshape(2, 3, 4)
+    assert gc.flatten(x).shape == (24,) and x.flatten().shape == (24,)  # NumPy's default
+    assert gc.flatten(x, 1).shape == (2, 12) and x.flatten(1).shape == (2, 12)
+    assert x.flatten(0, 1).shape == (6, 4) and x.flatten(-2, -1).shape == (2, 12)
+    assert gc.flatten(gc.tensor(3.0, device=device)).shape == (1,)
+    np.testing.assert_array_equal(x.flatten(1).numpy(), x.numpy().reshape(2, 12))
+    with pytest.raises(TypeError, match="flatten: start_dim must be an integer.*order="):
+        x.flatten("F")
 
 
 def test_flatten_roundtrip_gradient(device):
