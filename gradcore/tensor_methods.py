@@ -170,6 +170,28 @@ class TensorMethods:
         PyTorch's ``view``; a shape that needs a copy (a non-contiguous tensor) raises, use
         :meth:`reshape`. ``view(dtype)`` (reinterpreting bits) is not supported."""
         return ops.shape.view(self, shape[0] if len(shape) == 1 else shape)
+    def view_as(self, other):
+        """``self.view(other.shape)``."""
+        return self.view(other.shape)
+    def reshape_as(self, other):
+        """``self.reshape(other.shape)``."""
+        return ops.shape.reshape(self, other.shape)
+    def expand(self, *sizes):
+        """Broadcast to ``sizes`` without copying, ``-1`` keeping an axis (PyTorch's
+        ``expand``; see :func:`gradcore.broadcast_to`)."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes for a tensor of shape {self.shape}")
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s
+                      for i, s in enumerate(sizes))
+        return ops.shape.broadcast_to(self, shape)
+    def expand_as(self, other):
+        """``self.expand(other.shape)``."""
+        return ops.shape.broadcast_to(self, other.shape)
+    def type_as(self, other):
+        """Cast to ``other``'s dtype (differentiable between float dtypes)."""
+        return ops.convert.astype(self, other.dtype)
     def pow(self, exponent):
         """Elementwise ``self ** exponent`` (see :func:`gradcore.pow`)."""
         return ops.arithmetic.pow(self, exponent)

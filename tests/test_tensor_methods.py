@@ -135,3 +135,19 @@ def test_dtype_aliases():
     # not exported by `from gradcore import *`: they would shadow Python's float, int and bool
     assert not {"float", "int", "bool", "double", "half", "long"} & set(gc.__all__)
     assert {"float32", "float64", "float16", "int64", "int32", "bool_"} <= set(gc.__all__)
+
+
+def test_as_methods_and_expand(device):
+    x = gc.arange(6, dtype="float64", device=device).reshape(2, 3)
+    other = gc.zeros((3, 2), device=device)
+    assert x.view_as(other).shape == (3, 2) and x.reshape_as(other).shape == (3, 2)
+    y = gc.tensor([[1.0], [2.0]], dtype="float64", device=device)
+    assert y.expand(2, 4).shape == (2, 4) and y.expand(-1, 4).shape == (2, 4)
+    assert y.expand((3, 2, 4)).shape == (3, 2, 4) and y.expand(3, -1, 4).shape == (3, 2, 4)
+    assert y.expand_as(gc.zeros((2, 5))).shape == (2, 5)
+    with pytest.raises(ValueError, match=r"expand: 1 sizes for a tensor of shape \(2, 1\)"):
+        y.expand(4)
+    assert x.type_as(gc.zeros(1, dtype="float32")).dtype == np.float32
+    w = gc.tensor([[1.0], [2.0]], dtype="float64", device=device, requires_grad=True)
+    (w.expand(2, 3) * x).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[3.0], [12.0]])
