@@ -177,8 +177,13 @@ def _phi(x):
 
 
 def gelu_into(x, slope, buf):
-    """x Phi(x): 0.5 x (1 + erf(x / sqrt 2)), PyTorch's formula (-inf gives NaN there too)."""
-    np.multiply(x, _phi(x), out=buf)
+    """0.5 x (1 + erf(x / sqrt 2)), PyTorch's formula (-inf gives NaN there too), in the
+    kernel's order: (0.5 x) (1 + erf), so that float max stays finite."""
+    t = np.multiply(x, SQRT1_2, out=np.empty_like(x))
+    erf_into(t, t)
+    t += 1
+    np.multiply(x, 0.5, out=buf)  # buf may be x: x is not read after this
+    buf *= t
 
 
 def gelu_slope(x):
@@ -210,12 +215,11 @@ def _tanh_inner(x):
 
 
 def gelu_tanh_into(x, slope, buf):
-    """0.5 x (1 + tanh(k (x + c x^3))), PyTorch's approximate='tanh'."""
+    """0.5 x (1 + tanh(k (x + c x^3))), PyTorch's approximate='tanh', in the kernel's order."""
     t = _tanh_inner(x)
     t += 1
-    t *= x
-    t *= 0.5
-    np.copyto(buf, t)
+    np.multiply(x, 0.5, out=buf)  # buf may be x: x is not read after this
+    buf *= t
 
 
 def gelu_tanh_slope(x):
