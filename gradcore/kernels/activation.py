@@ -197,8 +197,8 @@ TABLE = {
                        "output"),
     "leaky_relu": Activation(LEAKY_RELU, _leaky_relu_into, _slope_grad_into, _LEAKY_RELU,
                              _BIAS_LEAKY_RELU, _LEAKY_RELU_BACKWARD, "sign"),
-    "sigmoid": Activation(SIGMOID, _smooth.sigmoid_into, _sigmoid_grad_into, _SIGMOID, _BIAS_SIGMOID,
-                          _SIGMOID_BACKWARD, "output", lambda s, m: 1 - 2 * s),
+    "sigmoid": Activation(SIGMOID, _smooth.sigmoid_into, _sigmoid_grad_into, _SIGMOID,
+                          _BIAS_SIGMOID, _SIGMOID_BACKWARD, "output", lambda s, m: 1 - 2 * s),
     "tanh": Activation(TANH, _tanh_into, _tanh_grad_into, None, _BIAS_TANH, _TANH_BACKWARD,
                        "output", lambda s, m: -2 * s),
     "gelu": Activation(GELU, _smooth.gelu_into, _smooth.gelu_grad_into, _GELU, _BIAS_GELU,
@@ -206,8 +206,8 @@ TABLE = {
     "gelu_tanh": Activation(GELU_TANH, _smooth.gelu_tanh_into, _smooth.gelu_tanh_grad_into,
                             _GELU_TANH, _BIAS_GELU_TANH, _GELU_TANH_BACKWARD, "input",
                             _smooth.gelu_tanh_curvature),
-    "silu": Activation(SILU, _smooth.silu_into, _smooth.silu_grad_into, _SILU, _BIAS_SILU, _SILU_BACKWARD,
-                       "input", _smooth.silu_curvature),
+    "silu": Activation(SILU, _smooth.silu_into, _smooth.silu_grad_into, _SILU, _BIAS_SILU,
+                       _SILU_BACKWARD, "input", _smooth.silu_curvature),
 }
 ACTIVATIONS = tuple(TABLE)
 _ACT_CODES = {name: row.code for name, row in TABLE.items()}

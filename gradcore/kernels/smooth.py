@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sigmoid_into", "erf_into", "gelu_into", "gelu_grad_into", "gelu_curvature", "gelu_tanh_into",
-           "gelu_tanh_grad_into", "gelu_tanh_curvature", "silu_into", "silu_grad_into",
-           "silu_curvature"]
+__all__ = ["sigmoid_into", "erf_into", "gelu_into", "gelu_grad_into", "gelu_curvature",
+           "gelu_tanh_into", "gelu_tanh_grad_into", "gelu_tanh_curvature", "silu_into",
+           "silu_grad_into", "silu_curvature"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
 # (1969), 631-637; the coefficients of his SPECFUN routine CALERF (netlib.org/specfun/erf).
@@ -163,7 +163,6 @@ def silu_grad_into(x, gy, slope, buf):
 def silu_curvature(s, m):
     g = m.sigmoid(s)  # silu'' = g (1 - g) (2 + s (1 - 2 g)), g = sigmoid(s)
     return g * (1 - g) * (2 + s * (1 - 2 * g))
-
 
 
 # ---------------------------------------------------------------- GELU
