@@ -40,7 +40,7 @@ from gradcore.ops.join import (append, array_split, cat, column_stack, concatena
                                meshgrid, split, stack, vstack)
 from gradcore.ops import linalg  # NumPy's linalg namespace: gc.linalg.norm
 from gradcore.ops.linalg import linear, matmul
-from gradcore.ops.math import abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where
+from gradcore.ops.math import abs, clip, cos, erf, exp, log, log1p, maximum, minimum, sin, sqrt, where
 from gradcore.ops.products import dot, einsum, inner, kron, outer, tensordot
 from gradcore.ops.reduction import (all, any, argmax, argmin, average, max, mean, min, std, sum,
                                     var)
@@ -73,7 +73,7 @@ __all__ = [
     "tri", "meshgrid", "cat",
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
     "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
-    "softplus", "maximum", "minimum", "where", "clip",
+    "erf", "softplus", "maximum", "minimum", "where", "clip",
     "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh",
     "arctanh", "log2", "log10", "exp2", "expm1", "logaddexp", "square", "reciprocal", "hypot",
     "mod", "remainder", "fmod", "sign", "floor", "ceil", "round", "trunc",

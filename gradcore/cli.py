@@ -67,7 +67,7 @@ def _train_parser(sub):
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--hidden", type=_sizes, default=d.hidden, help="hidden layer sizes, e.g. 512,256")
     p.add_argument("--activation", default=d.activation,
-                   choices=["relu", "leaky_relu", "sigmoid", "tanh"])
+                   choices=["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"])
     p.add_argument("--optimizer", default=d.optimizer, choices=["sgd", "adam", "adamw"])
     p.add_argument("--lr", type=_positive_float, default=d.lr, help="learning rate")
     p.add_argument("--momentum", type=_fraction, default=d.momentum,

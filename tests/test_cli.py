@@ -49,7 +49,7 @@ BAD = [  # argv, the option the error names, what it says
     (["train", "--checkpoint", "no-such-dir/m.ckpt"], "--checkpoint", "existing directory"),
     (["train", "--checkpoint", "."], "--checkpoint", "existing directory"),  # a folder, not a file
     (["train", "--plot", "no-such-dir/p.png"], "--plot", "existing directory"),
-    (["train", "--activation", "gelu"], "--activation", "invalid choice"),
+    (["train", "--activation", "swish"], "--activation", "invalid choice"),
     (["train", "--nesterov", "--momentum", "0"], "--nesterov", "--momentum > 0"),
     (["train", "--nesterov", "--optimizer", "adam"], "--nesterov", "--optimizer sgd"),
     (["train", "--resume", "--checkpoint", "absent.ckpt"], "--resume", "existing --checkpoint"),

@@ -19,10 +19,12 @@ import numpy as np
 from gradcore.kernels import (
     Elementwise, acc_dtype, cupy_kernel, deliver, float_dtype, is_cpu, target, with_out,
 )
+from gradcore.kernels import smooth as _smooth
 from gradcore.kernels.reduction import sum_rows
 
 __all__ = [
-    "ACTIVATIONS", "TABLE", "Activation", "act_grad", "activation", "bias_act", "bias_act_backward", "leaky_relu", "leaky_relu_backward", "relu",
+    "ACTIVATIONS", "TABLE", "Activation", "act_grad", "activate", "activation", "bias_act",
+    "bias_act_backward", "erf", "leaky_relu", "leaky_relu_backward", "relu",
     "relu_backward", "sigmoid", "sigmoid_backward", "softplus", "softplus_backward",
     "tanh_backward",
 ]
@@ -44,8 +46,16 @@ def _bias_act_kernel(name, code):
                        alias_safe=True)
 
 
+def _bias_act_pre_kernel(name, code):
+    # For the rows whose backward reads the pre-activation: s = z + b too, rounded to T before
+    # act reads it, so that backward sees what forward used. out s=z is safe as above.
+    return Elementwise(name, "activation", "T z, T b, float64 slope", "T s, T y",
+                       _ACC + "A u = (A)(T)((A)z + (A)b); s = (T)u; "
+                       f"y = (T)gradcore_activate<{code}, A>(u, (A)slope);", alias_safe=True)
+
+
 def _act_grad_kernel(name, code):
-    # y is the saved output; for leaky_relu the saved input works the same (slope > 0).
+    # y is what the activation saved (TABLE[act].saves): output or input (pre-activation).
     return Elementwise(
         name, "activation", "T y, T gy, float64 slope", "T gx",
         _ACC + f"gx = (T)gradcore_activate_grad<{code}, A>((A)y, (A)gy, (A)slope);",
@@ -53,7 +63,7 @@ def _act_grad_kernel(name, code):
 
 
 # Activation codes: the GRADCORE_ACT_* macros of activation.cuh (a test checks they agree).
-IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH, SILU = 0, 1, 2, 3, 4, 5, 6, 7
 
 # One constant per kernel, its name written out: a name in a profiler trace greps to here.
 _RELU = _act_kernel("gradcore_relu", RELU)
@@ -68,6 +78,17 @@ _RELU_BACKWARD = _act_grad_kernel("gradcore_relu_backward", RELU)
 _LEAKY_RELU_BACKWARD = _act_grad_kernel("gradcore_leaky_relu_backward", LEAKY_RELU)
 _SIGMOID_BACKWARD = _act_grad_kernel("gradcore_sigmoid_backward", SIGMOID)
 _TANH_BACKWARD = _act_grad_kernel("gradcore_tanh_backward", TANH)
+_GELU = _act_kernel("gradcore_gelu", GELU)
+_GELU_TANH = _act_kernel("gradcore_gelu_tanh", GELU_TANH)
+_SILU = _act_kernel("gradcore_silu", SILU)
+_BIAS_GELU = _bias_act_pre_kernel("gradcore_bias_gelu", GELU)
+_BIAS_GELU_TANH = _bias_act_pre_kernel("gradcore_bias_gelu_tanh", GELU_TANH)
+_BIAS_SILU = _bias_act_pre_kernel("gradcore_bias_silu", SILU)
+_GELU_BACKWARD = _act_grad_kernel("gradcore_gelu_backward", GELU)
+_GELU_TANH_BACKWARD = _act_grad_kernel("gradcore_gelu_tanh_backward", GELU_TANH)
+_SILU_BACKWARD = _act_grad_kernel("gradcore_silu_backward", SILU)
+_ERF = Elementwise("gradcore_erf", "activation", "T x", "T y",
+                   _ACC + "y = (T)gradcore_erf_fn((A)x);", alias_safe=True)
 _SOFTPLUS = Elementwise("gradcore_softplus", "activation", "T x", "T y",
                         _ACC + "y = (T)gradcore_softplus_fn<A>((A)x);", alias_safe=True)
 _SOFTPLUS_BACKWARD = Elementwise(
@@ -96,49 +117,8 @@ def _leaky_relu_into(x, slope, buf):
     np.multiply(x, factor, out=buf)
 
 
-def _sigmoid_into(x, slope, buf):
-    # = np.where(x >= 0, 1 / (1 + z), z / (1 + z)) with z = exp(-|x|) in (0, 1]: no overflow
-    # for any x. Speed: selected bit for bit with integer masks (_select_negative), about 2x
-    # faster than np.where in an ad-hoc timing (16 MB float32, noisy 2-core host); no benchmark
-    # covers sigmoid forward yet.
-    negative = _sign_mask(x)  # taken first: buf may be x itself
-    np.abs(x, out=buf)
-    np.negative(buf, out=buf)
-    np.exp(buf, out=buf)
-    r = np.add(buf, 1, out=np.empty_like(buf))  # out=: a 0-d result stays an array
-    np.reciprocal(r, out=r)  # r = 1 / (1 + z) = sigmoid(|x|)
-    buf *= r  # z * r = sigmoid(-|x|)
-    _select_negative(buf, negative, r)  # -0.0 goes either way: both sides give 0.5
-
-
 def _tanh_into(x, slope, buf):
     np.tanh(x, out=buf)
-
-
-def _sign_mask(x):
-    """-1 (all bits set) where x's sign bit is set, else 0, as an integer array; or, where the
-    bit trick does not apply (0-d, float16, non-contiguous), the boolean mask x < 0."""
-    if x.ndim == 0 or x.dtype.itemsize not in (4, 8) or not x.flags.c_contiguous:
-        return x < 0
-    ints = np.int64 if x.dtype.itemsize == 8 else np.int32
-    return np.right_shift(x.view(ints), 8 * x.dtype.itemsize - 1)
-
-
-def _select_negative(buf, negative, a):
-    """buf where ``negative`` (from _sign_mask), else a: bit for bit, without branches.
-
-    NOTE: NumPy's masked copy (copyto(where=)) branches per element, slow on the random signs
-    of real data; and/or with an all-ones/zeros word mask does not. ``a`` is overwritten.
-    """
-    if negative.dtype == bool:
-        np.copyto(buf, a, where=~negative)
-        return buf
-    keep, pick = buf.view(negative.dtype), a.view(negative.dtype)
-    keep &= negative
-    np.invert(negative, out=negative)
-    pick &= negative
-    keep |= pick
-    return buf
 
 
 # gy * act'(saved) into buf; buf may be y or gy (what is read later is taken first).
@@ -191,8 +171,13 @@ class Activation:
     """One activation: its code in activation.cuh, its twins and kernels, what backward reads.
 
     ``kernel`` is act(x) alone (None where gradcore needs none: identity, and tanh, which runs
-    xp.tanh); ``curvature(s)`` is d act'/d s through the saved ``s`` (None: piecewise linear),
-    written with operators so it works on arrays and Tensors alike.
+    xp.tanh). ``saves`` is what the backward rule reads: "output" (y), "input" (the
+    pre-activation, for activations whose derivative y does not determine: the fused Linear
+    then keeps z + b, and its bias kernel writes it, see ``bias_act``) or "sign" (leaky_relu:
+    y or the input, whose signs agree when slope > 0). ``curvature(s, m)`` is d act'/d s through
+    the saved ``s`` (None: piecewise linear), written with operators and ``m.exp``/``m.tanh``/
+    ``m.sigmoid`` so that it works on arrays (``m`` an array namespace) and on Tensors (``m``
+    gradcore's differentiable ops) alike.
     """
 
     code: int
@@ -201,7 +186,7 @@ class Activation:
     kernel: Elementwise | None
     bias_kernel: Elementwise
     grad_kernel: Elementwise | None
-    saves: str  # "output" or "input": what the backward rule reads
+    saves: str  # "output", "input" or "sign": what the backward rule reads
     curvature: Callable | None = None
 
 
@@ -211,11 +196,18 @@ TABLE = {
     "relu": Activation(RELU, _relu_into, _relu_grad_into, _RELU, _BIAS_RELU, _RELU_BACKWARD,
                        "output"),
     "leaky_relu": Activation(LEAKY_RELU, _leaky_relu_into, _slope_grad_into, _LEAKY_RELU,
-                             _BIAS_LEAKY_RELU, _LEAKY_RELU_BACKWARD, "input"),
-    "sigmoid": Activation(SIGMOID, _sigmoid_into, _sigmoid_grad_into, _SIGMOID, _BIAS_SIGMOID,
-                          _SIGMOID_BACKWARD, "output", lambda s: 1 - 2 * s),
+                             _BIAS_LEAKY_RELU, _LEAKY_RELU_BACKWARD, "sign"),
+    "sigmoid": Activation(SIGMOID, _smooth.sigmoid_into, _sigmoid_grad_into, _SIGMOID,
+                          _BIAS_SIGMOID, _SIGMOID_BACKWARD, "output", lambda s, m: 1 - 2 * s),
     "tanh": Activation(TANH, _tanh_into, _tanh_grad_into, None, _BIAS_TANH, _TANH_BACKWARD,
-                       "output", lambda s: -2 * s),
+                       "output", lambda s, m: -2 * s),
+    "gelu": Activation(GELU, _smooth.gelu_into, _smooth.gelu_grad_into, _GELU, _BIAS_GELU,
+                       _GELU_BACKWARD, "input", _smooth.gelu_curvature),
+    "gelu_tanh": Activation(GELU_TANH, _smooth.gelu_tanh_into, _smooth.gelu_tanh_grad_into,
+                            _GELU_TANH, _BIAS_GELU_TANH, _GELU_TANH_BACKWARD, "input",
+                            _smooth.gelu_tanh_curvature),
+    "silu": Activation(SILU, _smooth.silu_into, _smooth.silu_grad_into, _SILU, _BIAS_SILU,
+                       _SILU_BACKWARD, "input", _smooth.silu_curvature),
 }
 ACTIVATIONS = tuple(TABLE)
 _ACT_CODES = {name: row.code for name, row in TABLE.items()}
@@ -223,7 +215,7 @@ KERNELS = (
     *(row.kernel for row in TABLE.values() if row.kernel),
     *(row.bias_kernel for row in TABLE.values()),
     *(row.grad_kernel for row in TABLE.values() if row.grad_kernel),
-    _SOFTPLUS, _SOFTPLUS_BACKWARD,
+    _SOFTPLUS, _SOFTPLUS_BACKWARD, _ERF,
 )
 
 
@@ -233,6 +225,18 @@ def activation(act: str) -> Activation:
         return TABLE[act]
     except (KeyError, TypeError):
         raise ValueError(f"unknown activation {act!r}; expected one of {ACTIVATIONS}") from None
+
+
+def activate(act, x, slope=0.01, out=None):
+    """act(x) in one pass: the row's unary kernel ``gradcore_<act>`` or its twin.
+
+    >>> activate("silu", np.array([0.0, 1.0]))
+    array([0.        , 0.73105858])
+    """
+    if activation(act).kernel is None:
+        raise ValueError(f"activate: {act} has no kernel of its own (identity is x itself, "
+                         "tanh is the array module's tanh)")
+    return _unary(act, x, float(slope), out)
 
 
 def _unary(act, x, slope, out):
@@ -359,37 +363,75 @@ def softplus_backward(x, gy, out=None):
         return cupy_kernel(_SOFTPLUS_BACKWARD)(x, gy, *with_out(out))
     acc = acc_dtype(dtype)
     s = np.empty(x.shape, acc)
-    _sigmoid_into(x.astype(acc, copy=False), 0.0, s)
+    _smooth.sigmoid_into(x.astype(acc, copy=False), 0.0, s)
     buf = target(out, np.broadcast_shapes(x.shape, gy.shape), dtype)
     np.multiply(gy.astype(acc, copy=False), s, out=buf)
     return deliver(buf, out, dtype)
 
 
-def bias_act(z, b, act, slope=0.01, out=None):
+def erf(x, out=None):
+    """The error function: Cody's rational approximations in float64 on NumPy arrays (see
+    ``gradcore.kernels.gelu.erf_into``), CUDA's erf/erff in the gradcore_erf kernel.
+
+    >>> erf(np.array([0.0, 0.5, np.inf]))
+    array([0.        , 0.52049988, 1.        ])
+    """
+    dtype = float_dtype(x)
+    if not is_cpu(x):
+        return cupy_kernel(_ERF)(x, *with_out(out))
+    return deliver(_smooth.erf_into(x, target(out, x.shape, dtype)), out, dtype)
+
+
+def bias_act(z, b, act, slope=0.01, out=None, pre=None):
     """act(z + b) in one pass: the Linear + activation forward after the GEMM.
 
     z has shape (..., N), b shape (N,); act is one of ACTIVATIONS; ``out=z`` works in place.
+    For the rows whose backward reads the input (``TABLE[act].saves == "input"``: gelu,
+    gelu_tanh, silu) the same pass also writes the pre-activation s = z + b (rounded to z's
+    dtype, and act reads that) into ``pre``: ``pre=z`` overwrites z, as the fused Linear does
+    to keep it for backward; without ``pre`` it goes to a scratch array.
 
     >>> bias_act(np.array([[-1.0, 1.0]]), np.array([0.5, 0.5]), "relu")
     array([[0. , 1.5]])
+    >>> z = np.array([[-1.0, 1.0]])
+    >>> bias_act(z, np.array([0.5, 0.5]), "silu", pre=z).round(4), z
+    (array([[-0.1888,  1.2264]]), array([[-0.5,  1.5]]))
     """
     row = activation(act)
     dtype = float_dtype(z, b)
     if b.ndim != 1 or z.ndim < 1 or z.shape[-1] != b.shape[0]:
         raise ValueError(f"bias_act: z {z.shape} and b {b.shape} must be (..., N) and (N,)")
+    keeps = row.saves == "input"
+    if pre is not None and (not keeps or pre is out):
+        raise ValueError(f"bias_act: pre= is for the activations that save their input, and "
+                         f"must not be out (act {act!r})")
     if not is_cpu(z):
-        return cupy_kernel(row.bias_kernel)(z, b, float(slope), *with_out(out))
+        if not keeps:
+            return cupy_kernel(row.bias_kernel)(z, b, float(slope), *with_out(out))
+        import cupy  # noqa: PLC0415 (only reached with a CuPy array in hand)
+
+        pre = cupy.empty(z.shape, dtype) if pre is None else pre
+        out = cupy.empty(z.shape, dtype) if out is None else out
+        return cupy_kernel(row.bias_kernel)(z, b, float(slope), pre, out)[1]
     acc = acc_dtype(dtype)
+    z_acc, b_acc = z.astype(acc, copy=False), b.astype(acc, copy=False)
+    if keeps:
+        s = np.empty(z.shape, dtype) if pre is None else pre
+        np.add(z_acc, b_acc, out=s, casting="same_kind")  # rounded to dtype, as the kernel's s
+        buf = target(out, z.shape, dtype)
+        row.twin(s.astype(acc, copy=False), float(slope), buf)
+        return deliver(buf, out, dtype)
     buf = target(out, z.shape, dtype)
-    np.add(z.astype(acc, copy=False), b.astype(acc, copy=False), out=buf)
+    np.add(z_acc, b_acc, out=buf)
     row.twin(buf, float(slope), buf)
     return deliver(buf, out, dtype)
 
 
-def bias_act_backward(y, gy, act, slope=0.01):
-    """Gradients (gz, gb) of ``y = bias_act(z, b, act, slope)`` from the saved output y.
+def bias_act_backward(s, gy, act, slope=0.01):
+    """Gradients (gz, gb) of ``y = bias_act(z, b, act, slope)`` from what the row saves
+    (``TABLE[act].saves``): the output y, or the pre-activation z + b for gelu, gelu_tanh, silu.
 
-    gz = gy * act'(y) (for "identity" gz IS gy, not a copy), gb = gz summed over all axes but
+    gz = gy * act'(s) (for "identity" gz IS gy, not a copy), gb = gz summed over all axes but
     the last. leaky_relu needs slope > 0: only then does the sign of y give the sign of z.
     On the GPU: one elementwise kernel and one column reduction.
 
@@ -397,9 +439,9 @@ def bias_act_backward(y, gy, act, slope=0.01):
     >>> gz, gb
     (array([[0., 1.]]), array([0., 1.]))
     """
-    if activation(act).saves == "input" and not slope > 0:  # leaky_relu
+    if activation(act).saves == "sign" and not slope > 0:  # leaky_relu
         raise ValueError(
             f"bias_act_backward: {act} from the output needs slope > 0, got {slope}"
         )
-    gz = act_grad(act, y, gy, slope)
+    gz = act_grad(act, s, gy, slope)
     return gz, sum_rows(gz)

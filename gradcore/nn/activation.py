@@ -1,53 +1,20 @@
-"""Activation functions PyTorch users reach for beyond the fused family: GELU (exact and tanh
+"""Activation functions PyTorch users reach for beyond relu, sigmoid and tanh: GELU (exact and tanh
 forms), SiLU, Softplus with ``beta``/``threshold``, and Softmax/LogSoftmax as modules.
 
-They are written with existing differentiable ops (and one small ``Erf`` op for the exact GELU),
-so first and second derivatives and forward mode come from those ops' rules.
+GELU and SiLU are rows of the fused activation family (``gradcore.kernels.activation.TABLE``):
+one kernel forward and one backward (:class:`gradcore.ops.activation.Activate`), and after a
+Linear in a Sequential, or with ``F.linear(..., activation="gelu")``, the bias joins the same
+pass. Softplus with ``beta``/``threshold`` is written with existing differentiable ops.
 """
 from __future__ import annotations
 
-import math
-
-import numpy
-
-from gradcore.autograd.function import Function
-from gradcore.backend import array_module
 from gradcore.nn.module import Module
-from gradcore.ops.activation import sigmoid
+from gradcore.ops.activation import Activate
 from gradcore.ops.activation import softplus as _softplus
-from gradcore.ops.math import exp, where
-from gradcore.ops.activation import tanh
+from gradcore.ops.math import where
 from gradcore.ops.softmax import log_softmax, softmax
 
 __all__ = ["gelu", "silu", "softplus", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax"]
-
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_ERF_HOST = numpy.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to 1 ulp
-
-
-class Erf(Function):
-    """The error function. The CPU evaluates C's ``erf`` per element (NumPy has no erf ufunc);
-    CuPy's ``cupyx.scipy.special.erf`` is the same function on a GPU."""
-
-    saves = (0,)
-
-    def forward(self, x):
-        return _erf_array(x)
-
-    def backward(self, gy):
-        x, = self.saved_tensors()
-        return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
-
-    def jvp(self, xs, y, txs):
-        x = xs[0]
-        return txs[0] * ((2 / math.sqrt(math.pi)) * array_module(x).exp(-(x * x)))
-
-
-def _erf_array(x):
-    if isinstance(x, numpy.ndarray):
-        return _ERF_HOST(x).astype(x.dtype)
-    import cupyx.scipy.special  # noqa: PLC0415 (only on a GPU)
-    return cupyx.scipy.special.erf(x)
 
 
 def gelu(x, approximate="none"):
@@ -61,11 +28,14 @@ def gelu(x, approximate="none"):
     >>> round(gc.nn.functional.gelu(gc.tensor(1.0), approximate="tanh").item(), 4)
     0.8412
     """
-    if approximate == "tanh":
-        return 0.5 * x * (1 + tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
-    if approximate == "none":
-        return 0.5 * x * (1 + Erf()(x * (1 / math.sqrt(2.0))))
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Activate(_gelu_name(approximate, "gelu"))(x)
+
+
+def _gelu_name(approximate, caller="GELU"):
+    """The fused family's name of a GELU: "gelu" (exact) or "gelu_tanh"."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{caller}: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return "gelu" if approximate == "none" else "gelu_tanh"
 
 
 def silu(x):
@@ -75,7 +45,7 @@ def silu(x):
     >>> round(gc.nn.functional.silu(gc.tensor(1.0)).item(), 4)
     0.7311
     """
-    return x * sigmoid(x)
+    return Activate("silu")(x)
 
 
 def softplus(x, beta=1.0, threshold=20.0):
@@ -102,8 +72,7 @@ class GELU(Module):
 
     def __init__(self, approximate="none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.name = _gelu_name(approximate)  # its row in the fused family (Sequential fuses it)
         self.approximate = approximate
 
     def forward(self, x):
@@ -120,6 +89,8 @@ class SiLU(Module):
     >>> gc.nn.SiLU()(gc.tensor([0.0])).tolist()
     [0.0]
     """
+
+    name = "silu"  # its row in the fused family (Sequential fuses it after a Linear)
 
     def forward(self, x):
         return silu(x)

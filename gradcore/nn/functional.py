@@ -1,6 +1,8 @@
 """Stateless layer functions and losses (``gc.nn.functional``, conventionally imported as F)."""
 from __future__ import annotations
 
+import functools
+
 from gradcore.nn.activation import gelu, silu, softplus
 from gradcore.nn.basic import dropout, embedding
 from gradcore.nn.losses import (binary_cross_entropy, check_same_shape, huber_loss, kl_div,
@@ -19,12 +21,15 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "gelu"
            "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div", "l2_penalty",
            "ACTIVATIONS"]
 
-_APPLY = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+_APPLY = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu, "silu": silu,
+          "gelu_tanh": functools.partial(gelu, approximate="tanh")}
 
 
 def linear(x, weight, bias=None, activation=None, negative_slope=0.01):
     """``activation(x @ weight.T + bias)``; with a bias this is one fused op (GEMM, then bias
-    and activation in a single pass; on a GPU a CUDA kernel).
+    and activation in a single pass; on a GPU a CUDA kernel). ``activation`` is one of
+    ``ACTIVATIONS``: identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh (GELU with
+    ``approximate='tanh'``) or silu.
 
     >>> import gradcore as gc
     >>> F = gc.nn.functional

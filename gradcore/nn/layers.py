@@ -2,12 +2,14 @@
 loss modules."""
 from __future__ import annotations
 
+import functools
 import math
 
 from gradcore import checks
 from gradcore.creation import empty
 from gradcore.nn import functional as F
 from gradcore.nn import init
+from gradcore.nn.activation import GELU, SiLU
 from gradcore.nn.module import Module
 from gradcore.nn.parameter import Parameter
 
@@ -121,8 +123,12 @@ class Tanh(Module):
         return F.tanh(x)
 
 
+# MLP's activation names -> the module to put between layers; each module's ``name`` is its row
+# in the fused family, so Sequential runs Linear + any of them as one op.
 _ACTIVATION_MODULES = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-                       "identity": Identity}
+                       "identity": Identity, "gelu": GELU, "silu": SiLU,
+                       "gelu_tanh": functools.partial(GELU, approximate="tanh")}
+_FUSABLE = (ReLU, LeakyReLU, Sigmoid, Tanh, Identity, GELU, SiLU)
 
 
 class Sequential(Module):
@@ -154,7 +160,7 @@ class Sequential(Module):
         mods, plan, i = list(self._modules.values()), [], 0
         while i < len(mods):
             m, nxt = mods[i], mods[i + 1] if i + 1 < len(mods) else None
-            if (type(m) is Linear and m.bias is not None and type(nxt) in _ACTIVATION_MODULES.values()
+            if (type(m) is Linear and m.bias is not None and type(nxt) in _FUSABLE
                     and getattr(nxt, "negative_slope", 1) > 0):
                 plan.append((m, nxt))
                 i += 2
@@ -183,7 +189,8 @@ class MLP(Sequential):
     """A multilayer perceptron ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``, with ``activation``
     between layers and none after the last.
 
-    Weights are initialised for the activation: He/Kaiming normal for relu and leaky_relu,
+    Weights are initialised for the activation: He/Kaiming normal for relu and leaky_relu, and
+    for gelu, gelu_tanh and silu (ReLU-like for large inputs; PyTorch defines no gain for them),
     Xavier/Glorot uniform (with the activation's gain) for sigmoid and tanh; biases start at 0.
 
     >>> import gradcore as gc
@@ -214,9 +221,10 @@ class MLP(Sequential):
 
 
 def _init_for(layer, activation, negative_slope):
-    if activation in ("relu", "leaky_relu"):
-        init.kaiming_normal_(layer.weight, a=negative_slope if activation == "leaky_relu" else 0,
-                             nonlinearity=activation)
+    if activation in ("relu", "gelu", "gelu_tanh", "silu"):
+        init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    elif activation == "leaky_relu":
+        init.kaiming_normal_(layer.weight, a=negative_slope, nonlinearity=activation)
     else:
         init.xavier_uniform_(layer.weight, gain=init.calculate_gain(
             "linear" if activation == "identity" else activation))

@@ -1,4 +1,4 @@
-"""Activations: sigmoid, tanh, relu, leaky_relu, softplus.
+"""Activations: sigmoid, tanh, relu, leaky_relu, softplus, and the op behind GELU and SiLU.
 
 Their backward passes run as one fused kernel each (``gradcore/kernels/activation.py``: a CUDA
 kernel on a GPU, its NumPy twin on the CPU). The fused backward is itself an op,
@@ -9,17 +9,21 @@ from __future__ import annotations
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.kernels import activation as K
+from gradcore.ops.math import exp
+from gradcore.tensor import Tensor
 
 __all__ = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "activation_backward", "act_grad",
-           "curvature"]
+           "curvature", "Activate"]
 
 
 class ActivationBackward(Function):
-    """``gx = gy * act'(...)`` for ``act`` in relu, leaky_relu, sigmoid, tanh, in one kernel.
+    """``gx = gy * act'(...)`` for any activation of the kernel layer's TABLE, in one kernel.
 
-    ``s`` is what the activation saved: its output for relu/sigmoid/tanh, its input for
-    leaky_relu. As a function of (s, gy) this is linear in gy, so d/dgy is the same kernel, and
-    d/ds is ``gy * act''`` written through ``s``: sigmoid ``1 - 2s``, tanh ``-2s``, 0 otherwise.
+    ``s`` is what the activation saved (``TABLE[act].saves``): its output for relu/sigmoid/tanh,
+    its input for leaky_relu, gelu, gelu_tanh and silu. As a function of (s, gy) this is linear
+    in gy, so d/dgy is the same kernel, and d/ds is ``gy * act''`` written through ``s``
+    (the table's ``curvature``: sigmoid ``1 - 2s``, tanh ``-2s``, gelu ``phi(s) (2 - s^2)``...;
+    none for the piecewise linear ones).
     """
 
     saves = (0, 1)
@@ -45,10 +49,36 @@ def act_grad(act, s, gy, slope=0.01):
 
 
 def curvature(act, s):
-    """d act'/d s written through the saved output s: sigmoid ``1 - 2s``, tanh ``-2s``, else
-    None (relu, leaky_relu and identity are piecewise linear). Works on Tensors and arrays."""
+    """d act'/d s written through the saved s (``TABLE[act].curvature``), or None for relu,
+    leaky_relu and identity (piecewise linear). On Tensors it is built from differentiable ops
+    (so third derivatives work), on arrays from the array module and the kernel layer."""
     c = K.activation(act).curvature
-    return None if c is None else c(s)
+    if c is None:
+        return None
+    return c(s, _TensorMath if isinstance(s, Tensor) else _ArrayMath(array_module(s)))
+
+
+class _TensorMath:
+    """The functions a curvature rule may call, as differentiable ops on Tensors."""
+
+    @staticmethod
+    def exp(x):
+        return exp(x)
+
+    @staticmethod
+    def tanh(x):
+        return tanh(x)
+
+    @staticmethod
+    def sigmoid(x):
+        return sigmoid(x)
+
+
+class _ArrayMath:
+    """The same functions on arrays of the array module ``xp``."""
+
+    def __init__(self, xp):
+        self.exp, self.tanh, self.sigmoid = xp.exp, xp.tanh, K.sigmoid
 
 
 def activation_backward_vjp(node, s, gy, g):
@@ -195,3 +225,33 @@ def softplus(x):
     [0.0, 1000.0]
     """
     return Softplus()(x)
+
+
+class Activate(Function):
+    """``act(x)`` for the activations whose backward reads their input (``TABLE[act].saves ==
+    "input"``: gelu, gelu_tanh, silu): forward one kernel (``gradcore_gelu``...), backward one
+    kernel (``gradcore_gelu_backward``...) as :class:`ActivationBackward`, differentiable again.
+    The functions users call are :func:`gradcore.nn.functional.gelu` and ``silu``.
+
+    >>> import gradcore as gc
+    >>> [round(v, 4) for v in Activate("silu")(gc.tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.2689, 0.0, 0.7311]
+    """
+
+    saves = (0,)
+
+    def __init__(self, act):
+        if K.activation(act).saves != "input":
+            raise ValueError(f"Activate: {act!r} is not an activation that saves its input; "
+                             f"use its own op (gc.{act})")
+        self.act = act
+
+    def forward(self, x):
+        return K.activate(self.act, x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors()
+        return activation_backward(self.act, x, gy)
+
+    def jvp(self, xs, y, txs):
+        return act_grad(self.act, xs[0], txs[0])

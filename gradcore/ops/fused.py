@@ -26,13 +26,22 @@ ACTIVATIONS = KA.ACTIVATIONS  # the kernel layer's table decides what can be fus
 
 
 class LinearAct(Function):
-    """``act(x @ w.T + b)``: one GEMM, then bias and activation in one in-place pass."""
+    """``act(x @ w.T + b)``: one GEMM, then bias and activation in one in-place pass.
+
+    What the activation's backward reads (``TABLE[act].saves``) is kept: the output y, or, for
+    gelu, gelu_tanh and silu, the pre-activation z + b, which the same pass writes over the
+    GEMM's output (kept as ``self.pre``; ``saves_output`` is then off and b is saved too).
+    """
 
     saves = (0, 1)
     saves_output = True
 
     def __init__(self, act, slope):
         self.act, self.slope = act, slope
+        self.keeps_input = KA.activation(act).saves == "input"
+        if self.keeps_input:
+            self.saves, self.saves_output = (0, 1, 2), False
+            self.pre = None
 
     def forward(self, x, w, b):
         if x.shape[-1] != w.shape[1] or w.ndim != 2 or b.shape != (w.shape[0],):
@@ -42,11 +51,34 @@ class LinearAct(Function):
             raise TypeError(f"linear: input dtype {x.dtype} (shape {x.shape}) does not match the "
                             f"weight's {w.dtype} and bias's {b.dtype}; cast one with .to(dtype)")
         z = array_module(x).matmul(x, w.T)
+        if self.keeps_input:  # z becomes z + b, y is new
+            self.pre = z
+            return KA.bias_act(z, b, self.act, self.slope, pre=z)
         return KA.bias_act(z, b, self.act, self.slope, out=z)  # z is ours: overwrite it
 
+    def release(self):
+        super().release()
+        if self.keeps_input:
+            self.pre = None
+
+    def _activation_input(self, saved):
+        """What the activation's backward reads, as a Tensor: the output, or the kept z + b.
+
+        While a backward is itself recorded (create_graph) or pushes tangents (forward over
+        reverse), z + b is recomputed from the saved x, w, b with the differentiable op (one
+        more GEMM), so second derivatives flow through it; a first-order backward reads the
+        kept array.
+        """
+        if not self.keeps_input:
+            return self.saved_output()
+        if STATE.grad_enabled or STATE.forward_ad:
+            return linear_act(*saved)
+        return Tensor._make(self.pre, saved[0].device, False, None, 0)
+
     def backward(self, gy):
-        x, w = self.saved_tensors()
-        gz, gb = BiasActBackward(self.act, self.slope)(self.saved_output(), gy)
+        saved = self.saved_tensors()
+        x, w = saved[:2]
+        gz, gb = BiasActBackward(self.act, self.slope)(self._activation_input(saved), gy)
         gx = matmul(gz, w) if self.edges[0] is not None else None
         gw = None
         if self.edges[1] is not None:
@@ -65,7 +97,7 @@ class LinearAct(Function):
             tz += xp.matmul(x, tw.T)
         if tb is not None:
             tz += tb
-        return act_grad(self.act, y, tz, self.slope)
+        return act_grad(self.act, self.pre if self.keeps_input else y, tz, self.slope)
 
 
 def _weight_grad(edge, gz, x):
@@ -80,10 +112,11 @@ def _weight_grad(edge, gz, x):
 
 
 class BiasActBackward(Function):
-    """``(gz, gb)`` from the saved output y and gy: gz = gy * act'(y), gb = gz summed over rows.
+    """``(gz, gb)`` from what the activation saved, s, and gy: gz = gy * act'(s), gb = gz
+    summed over rows. s is the output y, or the pre-activation z + b (gelu, gelu_tanh, silu).
 
-    Linear in gy, so its own backward reuses the activation-backward op; through y it has the
-    curvature term of sigmoid/tanh (see :class:`gradcore.ops.activation.ActivationBackward`).
+    Linear in gy, so its own backward reuses the activation-backward op; through s it has the
+    curvature term (see :class:`gradcore.ops.activation.ActivationBackward`).
     """
 
     saves = (0, 1)
@@ -92,17 +125,17 @@ class BiasActBackward(Function):
         self.act, self.slope = act, slope
         self.n_outputs = 2
 
-    def forward(self, y, gy):
-        return KA.bias_act_backward(y, gy, self.act, self.slope)
+    def forward(self, s, gy):
+        return KA.bias_act_backward(s, gy, self.act, self.slope)
 
     def backward(self, ggz, ggb):
-        y, gy = self.saved_tensors()
+        s, gy = self.saved_tensors()
         h = ggz  # gb is the row sum of gz, so its gradient joins gz's
         if ggb is not None:
             h = broadcast_to(ggb, gy.shape) if h is None else h + ggb
         if self.act == "identity":
             return None, h
-        return activation_backward_vjp(self, y, gy, h)
+        return activation_backward_vjp(self, s, gy, h)
 
     def jvp(self, xs, y, txs):
         tz = activation_backward_jvp(self.act, self.slope, *xs, *txs)

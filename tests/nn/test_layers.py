@@ -5,7 +5,9 @@ import pytest
 import gradcore as gc
 from gradcore.nn import functional as F
 
-ACTS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
+ACTS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"]
+SMOOTH = ["gelu", "gelu_tanh", "silu"]  # the rows that keep the pre-activation z + b
+UNFUSED = {"gelu": F.gelu, "gelu_tanh": lambda z: F.gelu(z, approximate="tanh"), "silu": F.silu}
 
 
 def _f64(shape, device, seed):
@@ -18,7 +20,7 @@ def test_fused_linear_matches_unfused(act, device):
     fused = F.linear(x, w, b, activation=act, negative_slope=0.1)
     z = x @ w.T + b
     ref = {"identity": z, "relu": gc.relu(z), "leaky_relu": gc.leaky_relu(z, 0.1),
-           "sigmoid": gc.sigmoid(z), "tanh": gc.tanh(z)}[act]
+           "sigmoid": gc.sigmoid(z), "tanh": gc.tanh(z), **{a: UNFUSED[a](z) for a in SMOOTH}}[act]
     np.testing.assert_allclose(fused.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -30,6 +32,67 @@ def test_fused_linear_gradcheck_first_and_second_order(act, device):
     scalar = lambda x, w, b: (f(x, w, b) ** 2).sum()  # noqa: E731
     for i in range(3):
         assert gc.gradcheck(gc.grad(scalar, argnums=i), (x, w, b), atol=1e-4)
+
+
+@pytest.mark.parametrize("act", SMOOTH)
+def test_fused_smooth_gradients_equal_the_unfused_composition(act, device):
+    x, w, b = _f64((2, 5, 4), device, 11), _f64((3, 4), device, 12), _f64((3,), device, 13)
+    u = _f64((2, 5, 3), device, 14)
+    fused = lambda x, w, b: (F.linear(x, w, b, activation=act) * u).sum()  # noqa: E731
+    unfused = lambda x, w, b: (UNFUSED[act](x @ w.T + b) * u).sum()  # noqa: E731
+    for g1, g2 in zip(gc.grad(fused, argnums=(0, 1, 2))(x, w, b),
+                      gc.grad(unfused, argnums=(0, 1, 2))(x, w, b)):
+        np.testing.assert_allclose(g1.numpy(), g2.numpy(), rtol=1e-12, atol=1e-12)
+    v = _f64((2, 5, 4), device, 15)  # second order: Hessian-vector products agree too
+    _, h1 = gc.hvp(lambda x: fused(x, w, b), (x,), (v,))
+    _, h2 = gc.hvp(lambda x: unfused(x, w, b), (x,), (v,))
+    np.testing.assert_allclose(h1[0].numpy(), h2[0].numpy(), rtol=1e-10, atol=1e-12)
+    t = _f64((2, 5, 4), device, 16)  # forward mode
+    _, j1 = gc.jvp(lambda x: F.linear(x, w, b, activation=act), (x,), (t,))
+    _, j2 = gc.jvp(lambda x: UNFUSED[act](x @ w.T + b), (x,), (t,))
+    np.testing.assert_allclose(j1.numpy(), j2.numpy(), rtol=1e-12, atol=1e-12)
+    _, fr1 = gc.jvp(gc.grad(lambda x: fused(x, w, b)), (x,), (t,))  # forward over reverse
+    _, fr2 = gc.jvp(gc.grad(lambda x: unfused(x, w, b)), (x,), (t,))
+    np.testing.assert_allclose(fr1.numpy(), fr2.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", SMOOTH)
+def test_fused_smooth_keeps_z_plus_b_until_backward(act, device):
+    x = _f64((4, 3), device, 17).requires_grad_()
+    w, b = _f64((2, 3), device, 18), _f64((2,), device, 19)
+    y = F.linear(x, w, b, activation=act)
+    node = y.node
+    np.testing.assert_allclose(gc.as_tensor(node.pre).numpy(), (x @ w.T + b).numpy(), rtol=1e-15)
+    y.sum().backward()
+    assert node.pre is None  # released with the rest of what backward saved
+    with pytest.raises(RuntimeError, match="second time"):
+        y.sum().backward()
+    with gc.no_grad():  # no graph: the same values
+        np.testing.assert_allclose(F.linear(x, w, b, activation=act).numpy(), y.numpy())
+
+
+@pytest.mark.parametrize("act", SMOOTH)
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_fused_smooth_low_precision_and_noncontiguous(act, dtype, device):
+    rng = np.random.default_rng(20)
+    xa, wa, ba = rng.standard_normal((6, 4)), rng.standard_normal((3, 4)), rng.standard_normal(3)
+    x = gc.tensor(np.ascontiguousarray(xa.T), dtype=dtype, device=device).T  # transposed view
+    assert not x.array.flags.c_contiguous
+    w = gc.tensor(wa, dtype=dtype, device=device, requires_grad=True)
+    b = gc.tensor(ba, dtype=dtype, device=device, requires_grad=True)
+    y = F.linear(x, w, b, activation=act)
+    assert y.dtype == np.dtype(dtype)
+    x64, w64, b64 = (gc.tensor(a.astype(dtype).astype(np.float64), device=device)
+                     for a in (xa, wa, ba))
+    ref = UNFUSED[act](x64 @ w64.T + b64)
+    tol = {"float32": 1e-5, "float16": 1e-2}[dtype]
+    np.testing.assert_allclose(y.numpy().astype(np.float64), ref.numpy(), rtol=tol, atol=tol)
+    y.sum().backward()
+    assert w.grad.dtype == np.dtype(dtype) and b.grad.dtype == np.dtype(dtype)
+    w64.requires_grad_(), b64.requires_grad_()
+    UNFUSED[act](x64 @ w64.T + b64).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy().astype(np.float64), b64.grad.numpy(),
+                               rtol=5 * tol, atol=5 * tol)
 
 
 def test_fused_linear_batched_input_and_jvp(device):
@@ -60,6 +123,21 @@ def test_sequential_fuses_linear_and_activation(device):
     assert type(out.node).__name__ == "LinearAct"
     manual = gc.relu(net[2](gc.tanh(net[0](gc.ones((3, 4), device=device)))))
     np.testing.assert_allclose(out.numpy(), manual.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("module, name", [(gc.nn.GELU(), "gelu"),
+                                          (gc.nn.GELU(approximate="tanh"), "gelu_tanh"),
+                                          (gc.nn.SiLU(), "silu")])
+def test_sequential_fuses_gelu_and_silu(module, name, device):
+    net = gc.nn.Sequential(gc.nn.Linear(4, 8), module).to(device)
+    x = gc.tensor(np.random.default_rng(21).standard_normal((3, 4)), dtype="float32",
+                  device=device)
+    out = net(x)
+    assert type(out.node).__name__ == "LinearAct" and out.node.act == name
+    np.testing.assert_allclose(out.numpy(), module(net[0](x)).numpy(), rtol=1e-6, atol=1e-7)
+    mlp = gc.nn.MLP([4, 8, 2], activation=name, device=device)
+    assert [a.name for _, a in mlp._fusion_plan() if a is not None] == [name]
+    assert mlp(x).shape == (3, 2)
 
 
 def test_mlp_structure_init_and_repr():

@@ -1,5 +1,8 @@
-"""exp, log, log1p, sqrt, abs, sin, cos, maximum, minimum, where, clip: values vs NumPy,
-gradients vs finite differences, second order, forward mode, and the documented tie rules."""
+"""exp, log, log1p, sqrt, abs, sin, cos, erf, maximum, minimum, where, clip: values vs NumPy
+(erf: vs C's erf), gradients vs finite differences, second order, forward mode, and the
+documented tie rules."""
+import math
+
 import numpy as np
 import pytest
 
@@ -17,6 +20,7 @@ UNARY = {
     "abs": (gc.abs, np.abs, away_from_zero),
     "sin": (gc.sin, np.sin, _normal),
     "cos": (gc.cos, np.cos, _normal),
+    "erf": (gc.erf, np.vectorize(math.erf, otypes=[float]), lambda s, d: randn(s, d) * 2),
     "Tensor.exp": (lambda x: x.exp(), np.exp, _normal),
     "Tensor.log": (lambda x: x.log(), np.log, _positive),
     "Tensor.sqrt": (lambda x: x.sqrt(), np.sqrt, _positive),
@@ -33,7 +37,7 @@ def test_unary_forward_and_gradcheck(name, shape, device):
 
 
 @pytest.mark.parametrize("kind", ["strided", "transposed"])
-@pytest.mark.parametrize("name", ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos"])
+@pytest.mark.parametrize("name", ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "erf"])
 def test_unary_noncontiguous(name, kind, device):
     fn, ref, sample = UNARY[name]
     a = sample((3, 2), device).numpy()
@@ -42,7 +46,7 @@ def test_unary_noncontiguous(name, kind, device):
     assert gc.gradcheck(fn, (x,))
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos"])
+@pytest.mark.parametrize("name", ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "erf"])
 def test_unary_second_order_and_jvp(name, device):
     fn, _, sample = UNARY[name]
     x = sample((2, 3), device)
@@ -55,6 +59,19 @@ def test_third_derivative_of_sin(device):
     x = randn((4,), device)
     d3 = gc.grad(lambda a: gc.grad(lambda b: gc.grad(lambda c: gc.sin(c).sum())(b).sum())(a).sum())
     np.testing.assert_allclose(d3(x).numpy(), -np.cos(x.numpy()), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_erf_low_precision_is_the_float64_value_rounded_once(dtype, device):
+    a = np.concatenate([np.linspace(-5, 5, 1001), [0.0, -0.0, np.inf, -np.inf, 1e-30]])
+    y = gc.erf(gc.tensor(a, dtype=dtype, device=device))
+    assert y.dtype == np.dtype(dtype)
+    exact = np.vectorize(math.erf, otypes=[float])(a.astype(dtype).astype(np.float64))
+    # the twin rounds its float64 value once; CUDA's erff is within 2 ulp of float32
+    ulps = 0 if device == "cpu" else 2
+    tol = ulps * np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+    np.testing.assert_array_less(np.abs(y.numpy().astype(np.float64) - exact.astype(dtype)),
+                                 tol + 1e-300)
 
 
 def test_abs_gradient_is_zero_at_zero(device):
