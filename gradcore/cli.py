@@ -60,6 +60,13 @@ def _sizes(text):
     return sizes
 
 
+def _names(text):
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
 def _train_parser(sub):
     from gradcore.train import TrainConfig  # noqa: PLC0415 (keep `gradcore info` light)
 
@@ -117,16 +124,10 @@ def _check_train(p, args):
 def _launch_ranks(nproc, argv):
     """``gradcore train --nproc N``: the same command line as N ranks under ``mpiexec``; its
     exit status. Each rank sees ``--nproc N`` under an MPI launcher and trains as one rank."""
-    from gradcore.distributed.launch import mpiexec_command  # noqa: PLC0415
+    from gradcore.distributed.launch import mpiexec_command, thread_share_env  # noqa: PLC0415
 
     cmd = mpiexec_command(nproc, [sys.executable, "-m", "gradcore", *argv], where="gradcore train")
-    env = dict(os.environ)
-    # N ranks each with a BLAS/OpenMP thread per core would run N x cores threads on the cores:
-    # give each rank its share, unless the user chose (torchrun does the same)
-    share = str(max(1, (os.cpu_count() or 1) // nproc))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, share)
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=thread_share_env(nproc))
     try:
         return proc.wait()
     except KeyboardInterrupt:  # Ctrl-C reached mpiexec too (same process group): it stops the ranks
@@ -241,6 +242,9 @@ def main(argv=None):
     bench.add_argument("--reps", type=_positive_int, default=20, help="samples per engine and case")
     bench.add_argument("--isolation", action="store_true",
                        help="instead: each engine alone vs in the suite vs interleaved in one process")
+    bench.add_argument("--only", type=_names, default=None, metavar="NAMES",
+                       help="comma-separated case names, or 'distributed': the all-reduce "
+                            "bandwidth and DDP step group (MPI jobs; the [mpi] extra)")
     bench.add_argument("--summary", metavar="RESULTS_JSON",
                        help="instead: print README's summary table from a results.json")
     argv = sys.argv[1:] if argv is None else list(argv)

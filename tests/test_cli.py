@@ -55,6 +55,7 @@ BAD = [  # argv, the option the error names, what it says
     (["train", "--resume", "--checkpoint", "absent.ckpt"], "--resume", "existing --checkpoint"),
     (["train", "--nproc", "0"], "--nproc", "positive integer"),
     (["bench", "--out", "a-file"], "--out", "not an existing file"),
+    (["bench", "--only", ","], "--only", "comma-separated names"),
 ]
 
 
@@ -86,6 +87,8 @@ def test_good_values_reach_the_job(reached, tmp_path, monkeypatch):
     assert reached[-1][1].checkpoint is None
     assert cli.main(["bench", "--out", "new/folder", "--quick"]) == 0
     assert reached[-1][0] == "bench" and reached[-1][1].out == "new/folder"
+    assert cli.main(["bench", "--only", "distributed,matmul"]) == 0
+    assert reached[-1][1].only == ("distributed", "matmul")
 
 
 def test_info_runs_from_the_source_tree_without_an_install(tmp_path):

@@ -99,3 +99,19 @@ def test_doctest_blocks_become_fenced_code():
             ">>> x = 1  # doctest: +ELLIPSIS\n>>> x\n1\n\nAfter.")
     assert fence(text) == ("Intro, see `gradcore.grad` and `Linear`.\n\n```pycon\n>>> x = 1\n"
                            ">>> x\n1\n```\n\n\nAfter.")
+
+
+def test_distributed_results_go_to_their_own_page(tmp_path, monkeypatch):
+    hooks = _load("hooks")
+    results = tmp_path / "benchmarks" / "results"
+    for folder, text in (("cpu-suite", "| suite row |"), ("cpu-x-distributed", "| allreduce row |")):
+        (results / folder).mkdir(parents=True)
+        (results / folder / "results.md").write_text(f"# gradcore benchmark results\n\n{text}\n")
+    os.utime(results / "cpu-suite" / "results.md", (1, 1))  # the distributed one is newer
+    monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    monkeypatch.setattr(hooks, "RESULTS", results)
+    suite = hooks.on_page_markdown(f"# Benchmarks\n\n{hooks.MARKER}\n", page=None)
+    assert "| suite row |" in suite and "allreduce" not in suite
+    page = hooks.on_page_markdown(f"# Many GPUs\n\n{hooks.DISTRIBUTED_MARKER}\n", page=None)
+    assert "| allreduce row |" in page and "suite row" not in page
+    assert "`benchmarks/results/cpu-x-distributed/results.md`" in page

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import gradcore as gc
+from gradcore.distributed.launch import thread_share_env
 from gradcore.train import TrainConfig, run
 
 
@@ -138,9 +139,7 @@ def test_two_ranks_train_like_one_process_with_the_same_global_batch_and_resume(
     assert r.returncode == 0, r.stderr
     # as --nproc sets it: BLAS threads split over the ranks (the thread count changes how a GEMM
     # sums, so the evaluation's last bits, and bit-for-bit equality needs the same count)
-    threads = str(max(1, (os.cpu_count() or 1) // 2))
-    env = {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-           **os.environ, "GRADCORE_DEVICE": "cpu"}
+    env = {**thread_share_env(2), "GRADCORE_DEVICE": "cpu"}
     r = subprocess.run([launcher, "-n", "2", sys.executable, "-m", "gradcore", *half, "--epochs",
                         "2", "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=120)

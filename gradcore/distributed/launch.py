@@ -13,7 +13,7 @@ import pathlib
 import shutil
 import sys
 
-__all__ = ["find_mpiexec", "mpiexec_command", "under_mpi_launcher"]
+__all__ = ["find_mpiexec", "mpiexec_command", "under_mpi_launcher", "thread_share_env"]
 
 # Set by the launchers of MPICH (and Intel MPI: PMI_*), Open MPI and PMIx-based ones in every rank
 _LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
@@ -62,3 +62,18 @@ def under_mpi_launcher():
     True
     """
     return any(v in os.environ for v in _LAUNCHER_VARIABLES)
+
+
+def thread_share_env(nproc, env=None):
+    """``env`` (default: this process's) with each rank's share of the cores as its BLAS/OpenMP
+    thread count, unless already set: N ranks that each start a thread per core would run
+    N x cores threads on the cores (torchrun sets OMP_NUM_THREADS for the same reason).
+
+    >>> thread_share_env(2, {"OMP_NUM_THREADS": "3"})["OMP_NUM_THREADS"]
+    '3'
+    """
+    share = str(max(1, (os.cpu_count() or 1) // nproc))
+    out = dict(os.environ if env is None else env)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        out.setdefault(var, share)
+    return out
