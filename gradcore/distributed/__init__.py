@@ -206,7 +206,16 @@ def abort(code=1):
     """End every rank of the job now with exit status ``code`` (``MPI_Abort``); in a world of
     one, ``sys.exit(code)``. For a rank that must stop while others may be blocked in a
     collective it will never join (an interrupt arrives in one rank first): a plain exit would
-    leave them waiting."""
+    leave them waiting.
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init()
+    >>> try:
+    ...     dist.abort(3)        # alone: the same as sys.exit(3)
+    ... except SystemExit as e:
+    ...     print(e.code)
+    3
+    """
     world = _require("abort")
     sys.stdout.flush()
     sys.stderr.flush()
