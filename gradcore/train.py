@@ -188,15 +188,16 @@ def run(cfg, log=print):
         start_epoch = int(state["epoch"]) + 1
         log(f"resumed from {cfg.checkpoint} after epoch {start_epoch - 1}")
         saved_world = int(state.get("world_size", 1))
-        if saved_world != world:
+        if _global(cfg, saved_world) != _global(cfg, world):
             log(f"note: the checkpoint was written by {saved_world} rank(s), this run has "
                 f"{world}: the global batch changes from {_global(cfg, saved_world)} to "
                 f"{_global(cfg, world)}")
-    per_rank = "full shard" if cfg.batch_size is None else cfg.batch_size
+    batch = (f"batch {'full shard' if cfg.batch_size is None else cfg.batch_size} per rank "
+             f"({_global(cfg, world)} global)" if world > 1
+             else "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}")
     log(f"training {model.sizes} ({cfg.activation}) with {type(opt).__name__} on {device}"
         + (f" x {world} ranks" if world > 1 else "")
-        + f": {len(y_tr)} train / {len(y_te)} test samples, batch {per_rank}"
-        + (f" per rank ({_global(cfg, world)} global)" if world > 1 else ""))
+        + f": {len(y_tr)} train / {len(y_te)} test samples, {batch}")
     with _TerminateAsInterrupt():
         for epoch in range(start_epoch, cfg.epochs + 1):
             sampler.set_epoch(epoch)  # the same permutation on every rank, a new one per epoch
