@@ -14,6 +14,9 @@ import shutil
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MARKER = "<!-- benchmark-results -->"
+# distributed.md shows the newest results of `gradcore bench --only distributed`, committed in a
+# folder named *-distributed; the suite's page leaves those out
+DISTRIBUTED_MARKER = "<!-- distributed-results -->"
 CHART = "benchmark-results.png"
 
 log = logging.getLogger("mkdocs.hooks.gradcore")
@@ -42,19 +45,22 @@ def on_pre_build(config, **kwargs):
         chart.unlink()
 
 
-def latest_results():
+def latest_results(distributed=False):
     """(file, text) of the newest markdown file under benchmarks/results/, or None.
 
     ``latest.md`` wins when present; otherwise the most recently modified ``*.md`` (such as the
     ``results.md`` that ``gradcore bench --out benchmarks/results`` writes), subfolders included.
+    ``distributed``: only (else: never) files in folders named ``*-distributed``.
     """
     if not RESULTS.is_dir():
         return None
-    files = sorted((p for p in RESULTS.rglob("*.md") if p.name.lower() != "readme.md"),
+    files = sorted((p for p in RESULTS.rglob("*.md") if p.name.lower() != "readme.md"
+                    and p.parent.name.endswith("-distributed") == distributed),
                    key=lambda p: (p.stat().st_mtime, str(p)))
     if not files:
         return None
-    chosen = RESULTS / "latest.md" if (RESULTS / "latest.md").exists() else files[-1]
+    latest = RESULTS / "latest.md"
+    chosen = latest if latest.exists() and not distributed else files[-1]
     return chosen, chosen.read_text(encoding="utf-8")
 
 
@@ -80,7 +86,14 @@ def _demote_headings(text):
 
 
 def on_page_markdown(markdown, page, **kwargs):
-    """Replace the marker in benchmarks.md with the latest results (or say there are none)."""
+    """Replace the marker in benchmarks.md with the latest results (or say there are none), and
+    distributed.md's with the latest results of the distributed group."""
+    if DISTRIBUTED_MARKER in markdown:
+        found = latest_results(distributed=True)
+        body = ("No results of `gradcore bench --only distributed` are committed yet.\n"
+                if found is None else f"Results from `{found[0].relative_to(ROOT).as_posix()}`:\n\n"
+                + _demote_headings(_neutralize_links(found[1].strip())) + "\n")
+        markdown = markdown.replace(DISTRIBUTED_MARKER, body)
     if MARKER not in markdown:
         return markdown
     found = latest_results()

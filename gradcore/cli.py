@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
 import sys
 
 __all__ = ["main"]
@@ -59,6 +60,13 @@ def _sizes(text):
     return sizes
 
 
+def _names(text):
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
 def _train_parser(sub):
     from gradcore.train import TrainConfig  # noqa: PLC0415 (keep `gradcore info` light)
 
@@ -93,6 +101,9 @@ def _train_parser(sub):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="use only the first N training samples")
+    p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                   help="train on N local ranks started with the installed MPI's mpiexec (the "
+                        "[mpi] extra); --batch-size is per rank: the global batch is N times it")
     return p
 
 
@@ -102,6 +113,35 @@ def _check_train(p, args):
         p.error("--nesterov needs --optimizer sgd and --momentum > 0")
     if args.resume and not (args.checkpoint and os.path.isfile(args.checkpoint)):
         p.error(f"--resume needs an existing --checkpoint file, got {args.checkpoint!r}")
+    if args.nproc is not None and args.nproc > 1:
+        from gradcore.distributed.launch import find_mpiexec  # noqa: PLC0415
+
+        if find_mpiexec()[0] is None:
+            p.error(f"--nproc {args.nproc} needs MPI ({find_mpiexec()[1]}): "
+                    f"pip install 'gradcore[mpi]' (mpi4py and the mpich wheel with mpiexec)")
+
+
+def _launch_ranks(nproc, argv):
+    """``gradcore train --nproc N``: the same command line as N ranks under ``mpiexec``; its
+    exit status. Each rank sees ``--nproc N`` under an MPI launcher and trains as one rank."""
+    from gradcore.distributed.launch import mpiexec_command, thread_share_env  # noqa: PLC0415
+
+    cmd = mpiexec_command(nproc, [sys.executable, "-m", "gradcore", *argv], where="gradcore train")
+    proc = subprocess.Popen(cmd, env=thread_share_env(nproc))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached mpiexec too (same process group): it stops the ranks
+        return proc.wait()
+
+
+def _check_rank_count(p, nproc):
+    """Under ``mpiexec -n M``, ``--nproc N`` must agree with M (it launches nothing then)."""
+    from gradcore import distributed as dist  # noqa: PLC0415
+
+    dist.init()
+    if dist.get_world_size() != nproc:
+        p.error(f"--nproc {nproc}, but this process is one of {dist.get_world_size()} ranks "
+                f"started by an MPI launcher; leave --nproc out under mpiexec")
 
 
 def _run_train(args):
@@ -115,14 +155,29 @@ def _run_train(args):
                       device=args.device, seed=args.seed, data_dir=args.data_dir,
                       checkpoint=args.checkpoint or None, resume=args.resume, plot=args.plot,
                       progress=not args.no_progress, limit=args.limit)
+    from gradcore import distributed as dist  # noqa: PLC0415
+
+    def rank0():  # run() joins the MPI job; rank 0 alone speaks for it
+        return not dist.is_initialized() or dist.get_rank() == 0
+
     try:
         result = run(cfg)
     except KeyboardInterrupt:
         where = f"; resume with --resume --checkpoint {cfg.checkpoint}" if cfg.checkpoint else ""
-        print(f"interrupted: the last complete epoch's checkpoint is intact{where}", file=sys.stderr)
+        many = dist.is_initialized() and dist.get_world_size() > 1
+        who = f" (rank {dist.get_rank()} of {dist.get_world_size()})" if many else ""
+        print(f"interrupted{who}: the last complete epoch's checkpoint is intact{where}",
+              file=sys.stderr)
+        if many:
+            # NOTE: the interrupt reaches the ranks at different points; one may sit in an
+            # all-reduce (C code: no Python signal handler runs there) that this rank will never
+            # join, so a plain exit hangs the job: abort every rank (rank 0 writes checkpoints
+            # atomically, so the last one stays valid)
+            dist.abort(130)
         return 130
-    print(f"test accuracy {result['test_accuracy']:.4f}"
-          + (f"; checkpoint {cfg.checkpoint}" if cfg.checkpoint else ""))
+    if rank0():
+        print(f"test accuracy {result['test_accuracy']:.4f}"
+              + (f"; checkpoint {cfg.checkpoint}" if cfg.checkpoint else ""))
     return 0
 
 
@@ -187,11 +242,22 @@ def main(argv=None):
     bench.add_argument("--reps", type=_positive_int, default=20, help="samples per engine and case")
     bench.add_argument("--isolation", action="store_true",
                        help="instead: each engine alone vs in the suite vs interleaved in one process")
+    bench.add_argument("--only", type=_names, default=None, metavar="NAMES",
+                       help="comma-separated case names, or 'distributed': the all-reduce "
+                            "bandwidth and DDP step group (MPI jobs; the [mpi] extra)")
     bench.add_argument("--summary", metavar="RESULTS_JSON",
                        help="instead: print README's summary table from a results.json")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command == "train":
         _check_train(train, args)
+        if args.nproc is not None:
+            from gradcore.distributed.launch import under_mpi_launcher  # noqa: PLC0415
+
+            if under_mpi_launcher():
+                _check_rank_count(train, args.nproc)
+            elif args.nproc > 1:
+                return _launch_ranks(args.nproc, argv)
     handler = {"train": _run_train, "info": _run_info, "bench": _run_bench}[args.command]
     return handler(args)
 

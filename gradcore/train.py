@@ -1,6 +1,14 @@
 """The training job behind ``gradcore train``: an MLP classifier trained with mini-batch SGD (or
 Adam), evaluated each epoch, checkpointed atomically each epoch and resumable exactly.
 
+The same job runs on N ranks (``gradcore train --nproc N`` or ``mpiexec -n N gradcore train``):
+each epoch a :class:`~gradcore.data.DistributedSampler` (seeded, epoch-dependent) deals every
+rank an equal share of one common permutation, each rank takes ``batch_size`` rows of its share
+per step (the global batch is ``batch_size`` x N), and ``DistributedDataParallel`` averages the
+gradients. One process uses the same sampler with N = 1, so a run on N ranks sees the same
+global batches as one process given ``batch_size`` x N, and trains the same up to the order of
+summation. Rank 0 alone prints, plots and writes the checkpoint.
+
 >>> import gradcore as gc
 >>> cfg = gc.train.TrainConfig(hidden=(32,), epochs=1, checkpoint=None, progress=False, limit=512)
 >>> result = gc.train.run(cfg, log=lambda *a: None)
@@ -13,9 +21,13 @@ import dataclasses
 import signal
 import time
 
-from gradcore import backend, io, nn, optim
+import numpy
+
+from gradcore import backend, cuda, io, nn, optim
+from gradcore import distributed as dist
 from gradcore.autograd.mode import no_grad
-from gradcore.data import DataLoader, datasets
+from gradcore.creation import tensor
+from gradcore.data import DataLoader, DistributedSampler, datasets
 
 __all__ = ["TrainConfig", "run", "evaluate", "build_model", "build_optimizer"]
 
@@ -89,14 +101,47 @@ def build_schedule(cfg, opt):
 
 
 def evaluate(model, x, y, device, batch_size=1000):
-    """(mean cross-entropy, accuracy) of ``model`` on arrays ``x``, ``y``."""
+    """(mean cross-entropy, accuracy) of ``model`` on arrays ``x``, ``y``.
+
+    In a job of several ranks (:mod:`gradcore.distributed`), every rank evaluates its own rows
+    (``rank, rank + N, ...``, no sample twice) and the sums are all-reduced: every rank returns
+    the metrics over all of ``x``, with the correct count exactly the one-process count."""
+    rank, world = _world()
+    x, y = x[rank::world], y[rank::world]
     total_loss, correct = 0.0, 0
     with no_grad():
         for xb, yb in DataLoader(x, y, batch_size=batch_size, device=device):
             logits = model(xb)
             total_loss += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
             correct += int((logits.argmax(axis=1) == yb).sum().item())
-    return total_loss / len(y), correct / len(y)
+    total_loss, correct, n = _sum_over_ranks(total_loss, correct, len(y))
+    return total_loss / n, correct / n
+
+
+def _world():
+    """(rank, world size); (0, 1) when :mod:`gradcore.distributed` was not initialized."""
+    if not dist.is_initialized():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _sum_over_ranks(*values):
+    """``values`` (numbers) summed over the ranks, in one all-reduce (float64: counts stay exact
+    up to 2**53)."""
+    if _world()[1] == 1:
+        return values
+    t = dist.all_reduce(tensor(numpy.array(values, numpy.float64), device="cpu"), op="sum")
+    return tuple(t.tolist())
+
+
+def _rank_device(cfg, local_rank):
+    """This rank's device: ``--device cuda`` (or the default, when it is a GPU) means one GPU per
+    rank on each machine, ``cuda:{local rank % GPUs}`` (NCCL refuses two ranks on one GPU);
+    ``cuda:N`` and ``cpu`` are taken as given."""
+    device = backend.device(cfg.device) if cfg.device else backend.get_default_device()
+    if device.type == "cuda" and cfg.device in (None, "cuda") and _world()[1] > 1:
+        device = backend.device(f"cuda:{local_rank % cuda.device_count()}")
+    return device
 
 
 def _progress(cfg, total, epoch):
@@ -112,64 +157,93 @@ def _progress(cfg, total, epoch):
 
 
 def run(cfg, log=print):
-    """Train as configured; returns a dict with the history and final test metrics."""
+    """Train as configured; returns a dict with the history and final test metrics.
+
+    Under ``mpiexec -n N`` this is one rank of N (see the module docstring); ``log`` is called
+    on rank 0 only."""
+    dist.init()
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if rank != 0:
+        log = _silent
     backend.manual_seed(cfg.seed)
-    device = backend.device(cfg.device) if cfg.device else backend.get_default_device()
+    device = _rank_device(cfg, dist.get_local_rank())
     x_tr, y_tr, x_te, y_te = load_data(cfg)
-    loader = DataLoader(x_tr, y_tr, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, device=device)
+    sampler = DistributedSampler(len(y_tr), seed=cfg.seed)
     model = build_model(cfg, x_tr.shape[1], int(max(y_tr.max(), y_te.max())) + 1, device)
-    opt = build_optimizer(cfg, model)
-    schedule = build_schedule(cfg, opt)
-    history, start_epoch = [], 1
+    state = None
     if cfg.resume:
         if not cfg.checkpoint:
             raise ValueError("train: --resume needs a checkpoint path")
-        state = io.load(cfg.checkpoint, device=device)
-        missing = {"model", "optimizer", "loader", "history", "epoch"} - set(state)
+        state = io.load(cfg.checkpoint, device=device)  # every rank reads the same file
+        missing = {"model", "optimizer", "history", "epoch"} - set(state)
         if missing:  # e.g. a plain safetensors file: weights only, no training state
             raise ValueError(f"train: --resume: {cfg.checkpoint} is not a checkpoint of "
                              f"`gradcore train` (it lacks {', '.join(sorted(missing))})")
         model.load_state_dict(state["model"])
+    ddp = nn.DistributedDataParallel(model)  # one process: the model itself, nothing exchanged
+    opt = build_optimizer(cfg, ddp)
+    schedule = build_schedule(cfg, opt)
+    history, start_epoch = [], 1
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
-        loader.load_state_dict(state["loader"])
         if schedule is not None and state.get("schedule"):
             schedule.load_state_dict(state["schedule"])
         history = list(state["history"])
         start_epoch = int(state["epoch"]) + 1
         log(f"resumed from {cfg.checkpoint} after epoch {start_epoch - 1}")
-    log(f"training {model.sizes} ({cfg.activation}) with {type(opt).__name__} on {device}: "
-        f"{len(y_tr)} train / {len(y_te)} test samples, batch {cfg.batch_size}")
+        saved_world = int(state.get("world_size", 1))
+        if _global(cfg, saved_world) != _global(cfg, world):
+            log(f"note: the checkpoint was written by {saved_world} rank(s), this run has "
+                f"{world}: the global batch changes from {_global(cfg, saved_world)} to "
+                f"{_global(cfg, world)}")
+    batch = (f"batch {'full shard' if cfg.batch_size is None else cfg.batch_size} per rank "
+             f"({_global(cfg, world)} global)" if world > 1
+             else "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}")
+    log(f"training {model.sizes} ({cfg.activation}) with {type(opt).__name__} on {device}"
+        + (f" x {world} ranks" if world > 1 else "")
+        + f": {len(y_tr)} train / {len(y_te)} test samples, {batch}")
     with _TerminateAsInterrupt():
         for epoch in range(start_epoch, cfg.epochs + 1):
-            history.append(_one_epoch(cfg, model, opt, loader, epoch, x_te, y_te, device, log))
+            sampler.set_epoch(epoch)  # the same permutation on every rank, a new one per epoch
+            history.append(_one_epoch(cfg, ddp, opt, sampler, (x_tr, y_tr), epoch, x_te, y_te,
+                                      device, log, rank))
             if schedule is not None:
                 schedule.step()
-            if cfg.checkpoint:
+            if cfg.checkpoint and rank == 0:
                 io.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                         "loader": loader.state_dict(),
+                         "sampler": {"seed": cfg.seed, "epoch": epoch},
                          "schedule": schedule.state_dict() if schedule is not None else {},
-                         "epoch": epoch, "history": history,
+                         "epoch": epoch, "history": history, "world_size": world,
                          "config": dataclasses.asdict(cfg)}, cfg.checkpoint)
     result = {"history": history, "test_loss": history[-1]["test_loss"] if history else None,
               "test_accuracy": history[-1]["test_accuracy"] if history else None,
-              "device": str(device)}
-    if cfg.plot:
+              "device": str(device), "world_size": world}
+    if cfg.plot and rank == 0:
         plot_history(history, cfg.plot)
         log(f"wrote {cfg.plot}")
     return result
 
 
-def _one_epoch(cfg, model, opt, loader, epoch, x_te, y_te, device, log):
-    bar = _progress(cfg, loader.num_samples, epoch)
-    model.train()
+def _global(cfg, world):
+    return "full batch" if cfg.batch_size is None else cfg.batch_size * world
+
+
+def _silent(*args, **kwargs):
+    pass
+
+
+def _one_epoch(cfg, ddp, opt, sampler, train, epoch, x_te, y_te, device, log, rank):
+    loader = DataLoader(*sampler.shard(*train), batch_size=cfg.batch_size, device=device)
+    bar = _progress(cfg, loader.num_samples, epoch) if rank == 0 else None
+    ddp.train()
     seen, loss_sum, correct = 0, 0.0, 0
     started = time.perf_counter()
     for xb, yb in loader:
         opt.zero_grad()
-        logits = model(xb)
+        logits = ddp(xb)
         loss = nn.functional.cross_entropy(logits, yb)
         loss.backward()
-        opt.step()
+        ddp.step(opt)  # average the gradients over the ranks, then step
         n = len(yb)
         seen += n
         loss_sum += loss.item() * n
@@ -181,8 +255,9 @@ def _one_epoch(cfg, model, opt, loader, epoch, x_te, y_te, device, log):
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - started
-    model.eval()
-    test_loss, test_acc = evaluate(model, x_te, y_te, device)
+    loss_sum, correct, seen = _sum_over_ranks(loss_sum, correct, seen)  # the global epoch
+    ddp.eval()
+    test_loss, test_acc = evaluate(ddp.module, x_te, y_te, device)
     row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
            "test_loss": test_loss, "test_accuracy": test_acc, "samples_per_s": seen / elapsed}
     log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  acc {row['train_accuracy']:.4f}  "

@@ -53,7 +53,9 @@ BAD = [  # argv, the option the error names, what it says
     (["train", "--nesterov", "--momentum", "0"], "--nesterov", "--momentum > 0"),
     (["train", "--nesterov", "--optimizer", "adam"], "--nesterov", "--optimizer sgd"),
     (["train", "--resume", "--checkpoint", "absent.ckpt"], "--resume", "existing --checkpoint"),
+    (["train", "--nproc", "0"], "--nproc", "positive integer"),
     (["bench", "--out", "a-file"], "--out", "not an existing file"),
+    (["bench", "--only", ","], "--only", "comma-separated names"),
 ]
 
 
@@ -85,6 +87,8 @@ def test_good_values_reach_the_job(reached, tmp_path, monkeypatch):
     assert reached[-1][1].checkpoint is None
     assert cli.main(["bench", "--out", "new/folder", "--quick"]) == 0
     assert reached[-1][0] == "bench" and reached[-1][1].out == "new/folder"
+    assert cli.main(["bench", "--only", "distributed,matmul"]) == 0
+    assert reached[-1][1].only == ("distributed", "matmul")
 
 
 def test_info_runs_from_the_source_tree_without_an_install(tmp_path):
@@ -105,3 +109,40 @@ def test_info_runs_from_the_source_tree_without_an_install(tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"kernel sources: {ROOT / 'kernels'} (source tree" in r.stdout
     assert "default device:" in r.stdout
+
+
+def test_nproc_without_mpi_is_an_argparse_error(reached, capsys, monkeypatch):
+    """No mpi4py or no mpiexec: refused before any work, saying which extra to install."""
+    monkeypatch.setattr("gradcore.distributed.launch.find_mpiexec",
+                        lambda: (None, "mpi4py is not installed"))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--nproc", "2"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "--nproc 2 needs MPI (mpi4py is not installed)" in err, err
+    assert "pip install 'gradcore[mpi]'" in err and reached == []
+
+
+def test_nproc_launches_the_same_command_under_mpiexec(reached, monkeypatch):
+    """--nproc N > 1 re-runs the same command line as N ranks (each rank sees --nproc N under
+    the launcher and trains), with the BLAS threads split over the ranks."""
+    started = []
+
+    class FakePopen:
+        def __init__(self, cmd, env):
+            started.append((cmd, env))
+
+        def wait(self):
+            return 7
+
+    monkeypatch.setattr("gradcore.distributed.launch.find_mpiexec", lambda: ("/x/mpiexec", None))
+    monkeypatch.setattr(cli.subprocess, "Popen", FakePopen)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    for var in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert cli.main(["train", "--nproc", "4", "--epochs", "3"]) == 7  # mpiexec's exit status
+    (cmd, env), = started
+    assert cmd[:3] == ["/x/mpiexec", "-n", "4"]
+    assert cmd[4:] == ["-m", "gradcore", "train", "--nproc", "4", "--epochs", "3"]
+    assert env["OMP_NUM_THREADS"] == "2" and reached == []  # 8 cores / 4 ranks; nothing ran here
+    assert cli.main(["train", "--nproc", "1"]) == 0 and reached[-1][0] == "train"  # in-process

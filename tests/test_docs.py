@@ -99,3 +99,33 @@ def test_doctest_blocks_become_fenced_code():
             ">>> x = 1  # doctest: +ELLIPSIS\n>>> x\n1\n\nAfter.")
     assert fence(text) == ("Intro, see `gradcore.grad` and `Linear`.\n\n```pycon\n>>> x = 1\n"
                            ">>> x\n1\n```\n\n\nAfter.")
+
+
+def test_distributed_results_go_to_their_own_page(tmp_path, monkeypatch):
+    hooks = _load("hooks")
+    results = tmp_path / "benchmarks" / "results"
+    for folder, text in (("cpu-suite", "| suite row |"), ("cpu-x-distributed", "| allreduce row |")):
+        (results / folder).mkdir(parents=True)
+        (results / folder / "results.md").write_text(f"# gradcore benchmark results\n\n{text}\n")
+    os.utime(results / "cpu-suite" / "results.md", (1, 1))  # the distributed one is newer
+    monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    monkeypatch.setattr(hooks, "RESULTS", results)
+    suite = hooks.on_page_markdown(f"# Benchmarks\n\n{hooks.MARKER}\n", page=None)
+    assert "| suite row |" in suite and "allreduce" not in suite
+    page = hooks.on_page_markdown(f"# Many GPUs\n\n{hooks.DISTRIBUTED_MARKER}\n", page=None)
+    assert "| allreduce row |" in page and "suite row" not in page
+    assert "`benchmarks/results/cpu-x-distributed/results.md`" in page
+
+
+def test_scaling_tables_in_the_page_are_the_models_output():
+    """docs/distributed.md shows exactly what docs/scaling.py prints: the tables cannot drift
+    from the model or its sourced inputs."""
+    scaling = _load("scaling")
+    page = (ROOT / "docs" / "distributed.md").read_text(encoding="utf-8")
+    start = page.index("<!-- scaling-tables: docs/scaling.py -->\n") + len("<!-- scaling-tables: docs/scaling.py -->\n")
+    assert page[start:page.index("\n<!-- /scaling-tables -->")] == scaling.tables()
+    # the model's own arithmetic: 8 ranks, 370 GB/s, BF16 dense x 0.5, no overlap
+    b = scaling.min_batch(8, 370e9, 1979e12 / 2, overlap=False)
+    t_c = 6 * b / (1979e12 / 2 * 0.5)
+    t_ar = 2 * 7 / 8 * 4 / 370e9
+    assert t_c / (t_c + t_ar) >= 0.9 > 6 * (b - 1) / (1979e12 / 4) / (6 * (b - 1) / (1979e12 / 4) + t_ar)

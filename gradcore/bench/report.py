@@ -15,6 +15,7 @@ import tempfile
 import numpy
 
 import gradcore as gc
+from gradcore.bench import distributed as D
 from gradcore.bench import isolate
 from gradcore.bench import workloads as W
 
@@ -150,9 +151,14 @@ def cases(device, quick, with_gpu=False, smoke=False):
 
 
 def jobs(devices, quick=False, reps=20, only=None, smoke=False):
-    """One job per (device, case, engine), in run order: what the worker processes run."""
+    """One job per (device, case, engine), in run order: what the worker processes run.
+
+    ``only``: case names, or the group name ``"distributed"`` (gradcore.bench.distributed: MPI
+    jobs, run only when asked for)."""
     with_gpu = any(d != "cpu" for d in devices)
-    out = []
+    if only is not None and D.GROUP in only:
+        only = tuple(n for n in only if n != D.GROUP) + D.CASES
+    out = [j for j in D.jobs(quick, reps, smoke) if only is not None and j["case"] in only]
     for device in devices:
         for name, label, factory, kwargs, engines in cases(device, quick, with_gpu, smoke):
             if only is not None and name not in only:
@@ -181,7 +187,7 @@ def run_suite(devices=None, quick=False, reps=20, log=print, only=None, smoke=Fa
     worker = worker or [sys.executable, "-m", "gradcore.bench.worker"]
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     for engine in W.ENGINES:
-        mine = [j for j in todo if j["engines"] == [engine]]
+        mine = [j for j in todo if j["engines"] == [engine] and "ranks" not in j]
         if not mine:
             continue
         jobs_file = os.path.join(tmp, f"{engine}.json")
@@ -190,6 +196,9 @@ def run_suite(devices=None, quick=False, reps=20, log=print, only=None, smoke=Fa
         if isolate.supervise(worker, progress, case_timeout=case_timeout, deadline=deadline,
                              env={**env, isolate.JOBS_ENV: jobs_file}, log=log) == "budget":
             break
+    else:
+        D.run([j for j in todo if "ranks" in j], progress, tmp, env, case_timeout=case_timeout,
+              deadline=deadline, log=log)
     return rows_from(isolate.read(progress), todo)
 
 
@@ -239,6 +248,7 @@ def _derive(rows):
             cpu = index.get((r["case"], r["params"], "cpu"))
             if cpu and cpu["median_s"].get("gradcore"):
                 r["gpu_speedup"] = cpu["median_s"]["gradcore"] / g
+    D.derive(rows)
 
 
 def _table(rows):
@@ -271,15 +281,21 @@ def write_reports(rows, env, out_dir):
     notes = "".join(f"- {r['device']} {r['case']} {r['params']}, {e}: {why}\n"
                     for r in rows for kind in ("failed", "skipped")
                     for e, why in r.get(kind, {}).items())
+    suite = [r for r in rows if r["case"] not in D.CASES]
+    group = D.table(rows)
     with open(md, "w") as f:
         f.write(f"# gradcore benchmark results\n\n{banner}{env_lines}\n\nMedian of the samples "
                 "(>= 20 unless the command says otherwise); each engine runs in a process of its "
                 "own; ratios are gradcore time over baseline time (lower is better for "
-                f"gradcore).\n\n{_table(rows)}\n"
+                "gradcore).\n\n" + (f"{_table(suite)}\n" if suite else "")
+                + (f"\n## Distributed (MPI jobs, {D.RANKS} ranks on this machine)\n\n{D.NOTE}\n\n"
+                   f"{group}\n" if group else "")
                 + (f"\nNot measured (engine: reason):\n\n{notes}" if notes else ""))
     written = [md, js]
+    if not suite:  # the chart shows the suite's ratios; the distributed group has its tables
+        return written
     try:
-        _chart(rows, png)
+        _chart(suite, png)
         written.append(png)
     except ImportError:
         print("matplotlib is not installed: no chart (pip install 'gradcore[plot]')", file=sys.stderr)
@@ -375,7 +391,7 @@ def run_cli(args):
         from gradcore.bench.compare import compare_isolation  # noqa: PLC0415
         return compare_isolation(args.out, reps=args.reps)
     env = {**environment(), "samples": args.reps}
-    rows = run_suite(quick=args.quick, reps=args.reps)
+    rows = run_suite(quick=args.quick, reps=args.reps, only=args.only)
     for path in write_reports(rows, env, args.out):
         print(f"wrote {path}")
     return 0

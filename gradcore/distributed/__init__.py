@@ -31,7 +31,7 @@ from gradcore.distributed.backends import OPS, HostStaged, Local, MPIBackend, NC
 from gradcore.tensor import Tensor
 
 __all__ = ["init", "is_initialized", "get_rank", "get_world_size", "get_local_rank", "barrier",
-           "all_reduce", "broadcast", "all_gather", "all_gather_object", "OPS"]
+           "all_reduce", "broadcast", "all_gather", "all_gather_object", "abort", "OPS"]
 
 _BACKENDS = (None, "mpi", "nccl")
 _ABORT_GRACE_S = 1.0  # seconds for the launcher to forward the traceback before the abort
@@ -200,6 +200,29 @@ def all_gather_object(obj):
     if world.comm is None or world.size == 1:
         return [obj]
     return world.comm.allgather(obj)
+
+
+def abort(code=1):
+    """End every rank of the job now with exit status ``code`` (``MPI_Abort``); in a world of
+    one, ``sys.exit(code)``. For a rank that must stop while others may be blocked in a
+    collective it will never join (an interrupt arrives in one rank first): a plain exit would
+    leave them waiting.
+
+    >>> import gradcore.distributed as dist
+    >>> dist.init()
+    >>> try:
+    ...     dist.abort(3)        # alone: the same as sys.exit(3)
+    ... except SystemExit as e:
+    ...     print(e.code)
+    3
+    """
+    world = _require("abort")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if world.comm is None or world.size == 1:
+        sys.exit(code)
+    time.sleep(_ABORT_GRACE_S)  # NOTE: as in the abort hook: let mpiexec forward the output
+    world.comm.Abort(code)
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -3,12 +3,13 @@ hang. Without mpi4py/mpiexec (the ``[mpi]`` extra) the MPI tests skip, unless
 ``GRADCORE_REQUIRE_MPI=1`` (set by CI), where a missing MPI is a failure."""
 import os
 import pathlib
-import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
+
+from gradcore.distributed.launch import find_mpiexec
 
 WORKER = pathlib.Path(__file__).with_name("worker.py")
 TIMEOUT = 120  # seconds for one launch; the slowest (train) takes a few on a busy 2-core machine
@@ -17,14 +18,9 @@ TIMEOUT = 120  # seconds for one launch; the slowest (train) takes a few on a bu
 def mpiexec():
     """The ``mpiexec`` of this environment's MPI (next to the interpreter, as the mpich wheel
     installs it), or skip/fail when the [mpi] extra is missing."""
-    found = pathlib.Path(sys.executable).with_name("mpiexec")
-    path = str(found) if found.exists() else shutil.which("mpiexec")
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        path = None
+    path, why = find_mpiexec()
     if path is None:
-        reason = "needs the [mpi] extra (mpi4py and mpiexec): pip install -e '.[mpi]'"
+        reason = f"needs the [mpi] extra ({why}): pip install -e '.[mpi]'"
         if os.environ.get("GRADCORE_REQUIRE_MPI") == "1":
             pytest.fail(reason)
         pytest.skip(reason)

@@ -193,3 +193,9 @@ def test_without_mpi4py_a_script_runs_alone(monkeypatch):
     dist.init()
     assert dist.get_world_size() == 1 and dist.all_reduce(gc.ones(2)).tolist() == [1.0, 1.0]
     assert dist.all_gather_object(3) == [3]
+
+
+def test_abort_alone_is_an_exit(alone):
+    with pytest.raises(SystemExit) as info:
+        dist.abort(5)
+    assert info.value.code == 5
