@@ -32,7 +32,7 @@ def test_resume_from_a_weights_only_file_says_what_is_missing(tmp_path):
     cfg = TrainConfig(checkpoint=str(path), resume=True, hidden=(8,), epochs=1, limit=100,
                       progress=False, device="cpu")
     with pytest.raises(ValueError, match=r"not a checkpoint of `gradcore train` \(it lacks "
-                                         r"epoch, history, loader, model, optimizer\)"):
+                                         r"epoch, history, model, optimizer\)"):
         run(cfg, log=_quiet)
 
 
