@@ -52,6 +52,7 @@ from gradcore.ops.softmax import log_softmax, logsumexp, softmax
 from gradcore.io import load, save
 from gradcore import data  # after Tensor and the ops: the loader builds Tensors
 from gradcore import viz
+from gradcore.compile import compile  # noqa: A004 (gc.compile, as torch.compile)
 
 __version__ = "0.1.0"
 
@@ -83,5 +84,5 @@ __all__ = [
     "is_anomaly_enabled",
     "grad", "value_and_grad", "vjp", "jvp", "hvp", "numerical_grad", "gradcheck",
     "GradcheckError",
-    "save", "load", "data", "viz",
+    "save", "load", "data", "viz", "compile",
 ]

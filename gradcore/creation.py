@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend, checks
+from gradcore import backend, checks, tracing
 from gradcore.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "get_default_dtype", "set_default_dtype", "zeros", "ones",
@@ -224,7 +224,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     ((2, 3), dtype('float32'))
     """
     dt, dev = _where(dtype, device)
-    data = backend.random_state().standard_normal(checks.shape(shape, "randn", dt)).astype(dt)
+    data = tracing.host_call(_draw, "standard_normal", checks.shape(shape, "randn", dt), dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
 
 
@@ -238,5 +238,12 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     ((1000,), True)
     """
     dt, dev = _where(dtype, device)
-    data = backend.random_state().random(checks.shape(shape, "rand", dt)).astype(dt)
+    data = tracing.host_call(_draw, "random", checks.shape(shape, "rand", dt), dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
+
+
+def _draw(kind, shape, dtype, *params):
+    """``kind`` samples (a ``numpy.random.Generator`` method) from gradcore's generator, as
+    ``dtype``. Called through :func:`gradcore.tracing.host_call`, so a compiled replay draws new
+    numbers from the same generator, as the eager run would."""
+    return getattr(backend.random_state(), kind)(*params, shape).astype(dtype)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, tracing
 from gradcore.kernels import errors as kernel_errors
 
 __all__ = ["Tensor"]
@@ -87,13 +87,19 @@ class Tensor:
     __hash__ = object.__hash__  # __eq__ is elementwise, so hash by identity as PyTorch does
 
     def __bool__(self):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("bool()")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return bool(self.array)
 
     def __float__(self):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("float()")
         return float(self.item())
 
     def __int__(self):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("int()")
         return int(self.item())
 
     def __index__(self):
@@ -102,6 +108,8 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("__array__ (numpy.asarray)")
         a = self.numpy()
         if copy:
             return a.astype(a.dtype if dtype is None else dtype, copy=True)
@@ -158,6 +166,8 @@ class Tensor:
         tensors saved for backward; change a tensor with its in-place methods (``x[i] = v``,
         ``x.copy_(a)``), or take ``x.numpy().copy()``.
         """
+        if tracing.STATE.tracer is not None:
+            tracing.host_read(".numpy()")
         a = backend.to_device(self.array, backend.CPU)
         if a is self.array:
             a = a.view()
@@ -169,11 +179,15 @@ class Tensor:
         if self.array.size != 1:
             raise ValueError(f"item: the tensor has {self.array.size} elements (shape "
                              f"{self.shape}); only one-element tensors convert to a number")
+        if tracing.STATE.tracer is not None:
+            tracing.host_read(".item()")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return self.array.item()
 
     def tolist(self):
         """The data as (nested) Python lists."""
+        if tracing.STATE.tracer is not None:
+            tracing.host_read(".tolist()")
         return self.numpy().tolist()
 
     def to(self, device=None, dtype=None):
@@ -254,6 +268,8 @@ class Tensor:
 
     def _accumulate_grad(self, gx, create_graph):
         """Add the gradient ``gx`` into ``.grad`` (called by the engine for leaves)."""
+        if tracing.STATE.grads is not None:  # gc.compile: this .grad steers the branch below
+            tracing.note_grads((self,))
         if gx.shape != self.shape:  # NOTE: an op's backward must return its input's shape
             raise RuntimeError(f"backward: gradient of shape {gx.shape} for a leaf of shape "
                                f"{self.shape}; an op's backward returned the wrong shape")
@@ -266,7 +282,8 @@ class Tensor:
         elif create_graph or self.grad.requires_grad:
             self.grad = self.grad + gx
         else:  # in place, so a .grad that is a view into a flat gradient buffer stays one
-            self.device.xp.add(self.grad.array, gx.array, out=self.grad.array)
+            g = tracing.watch(self.grad.array)
+            self.device.xp.add(g, gx.array, out=g)
             self.grad._version += 1
 
     # ---- in place (see gradcore/ops/inplace.py for the rules) ----------------------------
@@ -338,12 +355,12 @@ class Tensor:
 
     def normal_(self, mean=0.0, std=1.0):
         """Fill with normal samples from gradcore's seeded generator, in place."""
-        values = backend.random_state().normal(mean, std, self.shape).astype(self.dtype)
+        values = tracing.host_call(_draw, "normal", self.shape, self.dtype, mean, std)
         return self.copy_(backend.to_device(values, self.device))
 
     def uniform_(self, low=0.0, high=1.0):
         """Fill with uniform samples in ``[low, high)`` from gradcore's seeded generator."""
-        values = backend.random_state().uniform(low, high, self.shape).astype(self.dtype)
+        values = tracing.host_call(_draw, "uniform", self.shape, self.dtype, low, high)
         return self.copy_(backend.to_device(values, self.device))
 
     def __setitem__(self, key, value):
@@ -525,7 +542,7 @@ def _is_device_spec(value):
 
 # The constructors and the ops build Tensors themselves, so they are imported once Tensor
 # exists (creation first: the ops import as_tensor from it).
-from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E402
+from gradcore.creation import _draw, _to_array, as_tensor, get_default_dtype  # noqa: E402
 from gradcore.autograd import engine as _engine  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402
 from gradcore.ops import arithmetic as _arith  # noqa: E402

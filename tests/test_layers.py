@@ -16,7 +16,7 @@ LAYER = {  # first component under gradcore -> rank; a module may import equal o
     "autograd": 2, "tensor": 2, "creation": 2,
     "ops": 3,
     "distributed": 3,
-    "nn": 4, "optim": 4, "data": 4, "io": 4, "files": 4, "viz": 4,
+    "nn": 4, "optim": 4, "data": 4, "io": 4, "files": 4, "viz": 4, "compile": 4,
     "train": 5, "bench": 5,
     "cli": 6, "__main__": 6, "__init__": 7,
 }

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from gradcore.kernels import (
-    Elementwise, acc_dtype, cupy_kernel, deliver, float_dtype, is_cpu, target, with_out,
+    Elementwise, acc_dtype, cupy_kernel, deliver, empty, float_dtype, is_cpu, target, with_out,
 )
 from gradcore.kernels.reduction import sum_rows
 
@@ -358,7 +358,7 @@ def softplus_backward(x, gy, out=None):
     if not is_cpu(x):
         return cupy_kernel(_SOFTPLUS_BACKWARD)(x, gy, *with_out(out))
     acc = acc_dtype(dtype)
-    s = np.empty(x.shape, acc)
+    s = empty(x.shape, acc)
     _sigmoid_into(x.astype(acc, copy=False), 0.0, s)
     buf = target(out, np.broadcast_shapes(x.shape, gy.shape), dtype)
     np.multiply(gy.astype(acc, copy=False), s, out=buf)
