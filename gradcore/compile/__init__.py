@@ -20,7 +20,8 @@ What a trace cannot see (as with ``jax.jit`` and CUDA graphs):
 * Outputs are copies: each call returns new Tensors (detached), so a loss kept from the last
   step is never overwritten by the next replay.
 * Gradients reach the parameters ``fn`` uses; input Tensors are copied into the graph's own
-  buffers, so an input's ``.grad`` is not set (return it from ``fn`` if you need it).
+  buffers, so an input's ``.grad`` is not set (return ``x.grad`` from ``fn`` if you need it: it
+  starts from None at every call).
 * A new signature traces again; at most ``cache_size`` recordings are kept (least recently used
   evicted). A recording is replayed only from the state it was traced in, as far as ``.grad``
   being None or not goes (``zero_grad()`` placement): another state traces again.
@@ -75,6 +76,8 @@ class _Graph:
         self.guards, self.end_grads = guards, end_grads
 
     def valid(self):
+        for s in self.statics:
+            s.grad = None  # an input's gradient starts from None at every call
         return all((t.grad is None) is was_none for t, was_none in self.guards)
 
     def run(self, tensors):
