@@ -93,6 +93,9 @@ def _train_parser(sub):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="use only the first N training samples")
+    p.add_argument("--compile", action="store_true",
+                   help="trace the training step once with gc.compile and replay it (same "
+                        "results as eager; see docs/api/compile.md)")
     return p
 
 
@@ -114,7 +117,7 @@ def _run_train(args):
                       epochs=args.epochs, schedule=args.schedule, warmup=args.warmup,
                       device=args.device, seed=args.seed, data_dir=args.data_dir,
                       checkpoint=args.checkpoint or None, resume=args.resume, plot=args.plot,
-                      progress=not args.no_progress, limit=args.limit)
+                      progress=not args.no_progress, limit=args.limit, compile=args.compile)
     try:
         result = run(cfg)
     except KeyboardInterrupt:

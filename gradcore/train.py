@@ -14,10 +14,11 @@ import signal
 import time
 
 from gradcore import backend, io, nn, optim
+from gradcore.compile import compile as compile_step
 from gradcore.autograd.mode import no_grad
 from gradcore.data import DataLoader, datasets
 
-__all__ = ["TrainConfig", "run", "evaluate", "build_model", "build_optimizer"]
+__all__ = ["TrainConfig", "run", "evaluate", "build_model", "build_optimizer", "train_step"]
 
 
 @dataclasses.dataclass
@@ -43,6 +44,7 @@ class TrainConfig:
     plot: str | None = None
     progress: bool = True
     limit: int | None = None  # use only the first N training samples (quick runs, tests)
+    compile: bool = False  # trace the training step once with gc.compile, replay it after
 
 
 def load_data(cfg):
@@ -135,9 +137,12 @@ def run(cfg, log=print):
         log(f"resumed from {cfg.checkpoint} after epoch {start_epoch - 1}")
     log(f"training {model.sizes} ({cfg.activation}) with {type(opt).__name__} on {device}: "
         f"{len(y_tr)} train / {len(y_te)} test samples, batch {cfg.batch_size}")
+    step = train_step(model, opt)
+    if cfg.compile:
+        step = compile_step(step)  # one trace per batch shape (the last batch may be smaller)
     with _TerminateAsInterrupt():
         for epoch in range(start_epoch, cfg.epochs + 1):
-            history.append(_one_epoch(cfg, model, opt, loader, epoch, x_te, y_te, device, log))
+            history.append(_one_epoch(cfg, model, step, loader, epoch, x_te, y_te, device, log))
             if schedule is not None:
                 schedule.step()
             if cfg.checkpoint:
@@ -155,21 +160,30 @@ def run(cfg, log=print):
     return result
 
 
-def _one_epoch(cfg, model, opt, loader, epoch, x_te, y_te, device, log):
-    bar = _progress(cfg, loader.num_samples, epoch)
-    model.train()
-    seen, loss_sum, correct = 0, 0.0, 0
-    started = time.perf_counter()
-    for xb, yb in loader:
+def train_step(model, opt):
+    """One mini-batch step: ``step(xb, yb) -> (loss, number correct)`` as tensors (no host read
+    inside, so ``gc.compile`` can trace it)."""
+    def step(xb, yb):
         opt.zero_grad()
         logits = model(xb)
         loss = nn.functional.cross_entropy(logits, yb)
         loss.backward()
         opt.step()
+        return loss, (logits.argmax(axis=1) == yb).sum()
+    return step
+
+
+def _one_epoch(cfg, model, step, loader, epoch, x_te, y_te, device, log):
+    bar = _progress(cfg, loader.num_samples, epoch)
+    model.train()
+    seen, loss_sum, correct = 0, 0.0, 0
+    started = time.perf_counter()
+    for xb, yb in loader:
+        loss, right = step(xb, yb)
         n = len(yb)
         seen += n
         loss_sum += loss.item() * n
-        correct += int((logits.argmax(axis=1) == yb).sum().item())
+        correct += int(right.item())
         if bar is not None:
             bar.update(n)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}",
