@@ -55,9 +55,16 @@ __all__ = ["compile", "Compiled", "HostReadError"]
 
 
 def compile(fn=None, *, cache_size=8):
-    """Trace ``fn`` once per input signature and replay it after (see :mod:`gradcore.compile`).
+    """Trace ``fn`` once per input signature and replay it after (see :mod:`gradcore.compile`
+    for what a trace cannot see).
 
-    Usable as ``gc.compile(fn)``, ``@gc.compile`` or ``@gc.compile(cache_size=4)``.
+    Usable as ``gc.compile(fn)``, ``@gc.compile`` or ``@gc.compile(cache_size=4)``; at most
+    ``cache_size`` recordings are kept, the least recently used is dropped first.
+
+    >>> import gradcore as gc
+    >>> double = gc.compile(lambda x: x * 2 + 1, cache_size=4)
+    >>> double(gc.ones(2)).tolist(), double(gc.zeros(2)).tolist(), double.traces
+    ([3.0, 3.0], [1.0, 1.0], 1)
     """
     if fn is None:
         return functools.partial(compile, cache_size=cache_size)
