@@ -99,6 +99,8 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def _finish(data, dev, requires_grad):
+    if tracing.STATE.tracer is not None:  # gc.compile: a constant of the trace, or restored
+        data = tracing.created(data)
     t = Tensor._make(data, dev, False, None, 0)
     return t.requires_grad_(True) if requires_grad else t
 

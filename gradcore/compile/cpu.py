@@ -45,6 +45,7 @@ class CpuTracer:
         self.entries = []
         self.born = set()        # ids of the buffers the trace created
         self.handed_out = []     # weak references to the Traced views given to the program
+        self.created_arrays = []  # (root, its content when made) of tracing.created arrays
 
     def add(self, entry):
         self.entries.append(entry)
@@ -55,9 +56,12 @@ class CpuTracer:
         return array
 
     def created(self, array):
-        """Restore ``array``'s current content at each replay, before the work that uses it."""
-        start = array.copy()
-        self.add(Entry(np.copyto, (array, start), {}, [], [root(array)]))
+        """An array the traced code just made: a constant of the recording, unless the
+        recording writes it; then its content now is restored at each replay before its first
+        use (see :func:`_restore_created`)."""
+        if type(array) is not np.ndarray:
+            return array
+        self.created_arrays.append((root(array), array.copy()))
         self.born.add(id(root(array)))
         return wrap(array)
 
@@ -158,6 +162,8 @@ def trace(fn, static_args, kwargs):
         for t, a in zip(static_args, originals):
             t.array = a
     keep = {id(root(a)) for a in _plain_arrays(outputs) if isinstance(a, np.ndarray)}
+    for t in _tensors(outputs):  # the front-end hands out copies: the tape behind can go
+        t.node, t.requires_grad = None, False
     _gc.collect()  # what the program still holds after the trace must keep its values
     for ref in tracer.handed_out:
         t = ref()
@@ -167,7 +173,25 @@ def trace(fn, static_args, kwargs):
     for t in _tensors(outputs) + [t.grad for t, _ in (tracing.STATE.grads or {}).values()]:
         if t is not None and isinstance(t.array, Traced):
             t.array = plain(t.array)
-    return schedule.build(tracer.entries, tracer.born, keep, outputs)
+    return schedule.build(_restore_created(tracer.entries, tracer.created_arrays), tracer.born,
+                          keep, outputs)
+
+
+def _restore_created(entries, created):
+    """``entries`` with a copy of each created array's first content put back before the
+    first entry that touches it, for those that some entry writes (``z = zeros(); z += x``)."""
+    written = {id(w) for e in entries for w in e.writes}
+    starts = {id(r): (r, start) for r, start in created if id(r) in written}
+    if not starts:
+        return entries
+    out = []
+    for e in entries:
+        for r in list(e.reads) + list(e.writes):
+            if id(r) in starts:
+                r, start = starts.pop(id(r))
+                out.append(Entry(np.copyto, (r, start), {}, [], [r], full=[r]))
+        out.append(e)
+    return out
 
 
 def _tensors(x):

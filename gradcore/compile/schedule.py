@@ -17,6 +17,8 @@ write through a view counts as a write of its root.
 """
 from __future__ import annotations
 
+from gradcore.compile import memory
+
 __all__ = ["Replay", "build"]
 
 
@@ -54,7 +56,8 @@ def fold_constants(entries, born):
 
     Candidates write only trace-created buffers that nothing else writes (so no reader can see
     an earlier value of them); a candidate stays one while every buffer it reads is written by a
-    candidate (the greatest such set: a closed computation that depends on nothing outside)."""
+    candidate or is a constant the trace created and nothing writes (the greatest such set: a
+    closed computation that depends on nothing outside)."""
     count, producer = {}, {}
     for e in entries:
         for w in e.writes:
@@ -66,16 +69,24 @@ def fold_constants(entries, born):
     while changed:
         changed = False
         for e in entries:
-            if id(e) in cand and any(id(producer.get(id(r))) not in cand for r in e.reads):
+            if id(e) in cand and any(id(producer.get(id(r))) not in cand and
+                                     not (id(r) in born and id(r) not in producer)
+                                     for r in e.reads):
                 cand.discard(id(e))
                 changed = True
     return [e for e in entries if id(e) not in cand], len(cand)
 
 
-def build(entries, born, keep, outputs):
-    """The Replay of ``entries`` after dead-op elimination and constant folding."""
+def build(entries, born, keep, outputs, plan_memory=True):
+    """The Replay of ``entries`` after dead-op elimination, constant folding and (unless
+    ``plan_memory`` is false) memory planning (:mod:`gradcore.compile.memory`)."""
     live = eliminate_dead(entries, born, keep)
     folded, n_folded = fold_constants(live, born)
+    before = after = 0
+    blocks = []
+    if plan_memory:
+        folded, before, after, blocks = memory.plan(folded, born, keep)
     stats = {"recorded": len(entries), "dead": len(entries) - len(live), "folded": n_folded,
-             "steps": len(folded)}
+             "steps": len(folded), "planned_bytes": before, "block_bytes": after,
+             "held_bytes": memory.held_bytes(folded, born, blocks)}
     return Replay(outputs, [(e.fn, e.args, e.kwargs) for e in folded], stats)

@@ -34,11 +34,12 @@ class Entry:
     """One step of the schedule: ``fn(*args, **kwargs)``; ``reads``/``writes``: the root
     buffers (see :func:`root`) it reads and writes, for the build-time passes."""
 
-    __slots__ = ("fn", "args", "kwargs", "reads", "writes", "kind")
+    __slots__ = ("fn", "args", "kwargs", "reads", "writes", "kind", "full")
 
-    def __init__(self, fn, args, kwargs, reads, writes, kind="op"):
+    def __init__(self, fn, args, kwargs, reads, writes, kind="op", full=()):
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.reads, self.writes, self.kind = reads, writes, kind
+        self.full = [root(a) for a in full]  # roots it overwrites entirely, without reading
 
     def __repr__(self):
         name = getattr(self.fn, "__name__", type(self.fn).__name__)
@@ -55,13 +56,24 @@ def root(a):
 def plain(x):
     """``x`` with every Traced array (also inside lists, tuples, dicts) as a plain ndarray."""
     if isinstance(x, Traced):
-        return x.view(np.ndarray)
+        return _on_root(x)
     t = type(x)
     if t is tuple or t is list:
         return t(plain(v) for v in x)
     if t is dict:
         return {k: plain(v) for k, v in x.items()}
     return x
+
+
+def _on_root(x):
+    """A plain view of ``x`` made on its root buffer, so that it does not keep the Traced object
+    alive (the recorder tells what the program still holds by the Traced objects alive)."""
+    r = root(x)
+    offset = x.__array_interface__["data"][0] - r.__array_interface__["data"][0]
+    try:
+        return np.ndarray(x.shape, x.dtype, buffer=r, offset=offset, strides=x.strides)
+    except (TypeError, ValueError, BufferError):  # a root the buffer protocol refuses
+        return x.view(np.ndarray)
 
 
 def wrap(a):
@@ -108,12 +120,9 @@ def _takes_out(fn):
         return False
 
 
-def _into(buf, fn):
+def into(buf, fn, *args, **kwargs):
     """Replay form of a call that cannot write into a given buffer: compute, then copy."""
-    def run(*args, **kwargs):
-        np.copyto(buf, fn(*args, **kwargs), casting="unsafe")
-    run.__name__ = f"into({getattr(fn, '__name__', fn)})"
-    return run
+    np.copyto(buf, fn(*args, **kwargs), casting="unsafe")
 
 
 # Functions whose result depends on their array argument's shape and dtype only.
@@ -128,7 +137,9 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
     if fn in _WRITES_ARG0 or getattr(fn, "_gradcore_writes_arg0", False):
         writes.append(root(args[0]))
     if writes:  # an explicit destination: replay writes it again
-        rec.add(Entry(fn, args, kwargs, [root(a) for a in inputs], writes))
+        read = _arrays((args, {k: v for k, v in kwargs.items() if k != "out"}), [])
+        rec.add(Entry(fn, args, kwargs, [root(a) for a in read], writes,
+                      full=_whole(fn, kwargs)))
         return _give(result)
     if result is None:
         return None
@@ -141,17 +152,29 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
     fresh = [r for r in outs if isinstance(r, np.ndarray) and not _shares(r, inputs)]
     if fresh:
         reads = [] if fn in _LIKE else [root(a) for a in inputs]
-        rec.born.update(id(r) for r in fresh)
+        rec.born.update(id(root(r)) for r in fresh)
         if prefer_out and (isinstance(fn, np.ufunc) or _takes_out(fn)) and all(isinstance(r, np.ndarray) for r in outs):
             out = tuple(outs) if multi else outs[0]
-            rec.add(Entry(fn, args, {**kwargs, "out": out}, reads, [root(r) for r in fresh]))
+            rec.add(Entry(fn, args, {**kwargs, "out": out}, reads, [root(r) for r in fresh],
+                          full=[r for r in fresh if r.base is None]))
         elif not multi:
-            rec.add(Entry(_into(outs[0], fn), args, kwargs, reads, [outs[0]]))
+            whole = outs[0].size == root(outs[0]).size  # a copy may come as a view of it
+            rec.add(Entry(into, (outs[0], fn, *args), kwargs, reads, [root(outs[0])],
+                          full=[outs[0]] if whole else []))
         else:
             raise NotImplementedError(f"gc.compile: cannot replay {fn!r}, which returns several "
                                       "new arrays and takes no out=")
     given = tuple(_give(r) for r in outs)
     return given if multi else given[0]
+
+
+def _whole(fn, kwargs):
+    """The roots a ufunc call's ``out=`` overwrites entirely (for memory planning)."""
+    if not isinstance(fn, np.ufunc) or "where" in kwargs:
+        return []
+    outs = _arrays(kwargs.get("out"), [])
+    return [o for o in outs if o.base is None or (o.size == root(o).size and o.flags.c_contiguous
+                                                  and o.dtype == root(o).dtype)]
 
 
 def _give(r):
@@ -199,17 +222,18 @@ class Traced(np.ndarray):
         return self.astype(self.dtype, order=order)
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
-        src = self.view(np.ndarray)
+        src = _on_root(self)
         result = src.astype(dtype, order=order, casting=casting, copy=copy)
         rec = _recorder()
         if rec is None or result is src:
             return result if rec is None else self
-        rec.add(Entry(np.copyto, (result, src), {"casting": "unsafe"}, [root(src)], [result]))
+        rec.add(Entry(np.copyto, (result, src), {"casting": "unsafe"}, [root(src)], [result],
+                      full=[result]))
         rec.born.add(id(result))
         return wrap(result)
 
     def __getitem__(self, key):
-        src = self.view(np.ndarray)
+        src = _on_root(self)
         k = plain(key)
         result = src[k]
         rec = _recorder()
@@ -220,7 +244,7 @@ class Traced(np.ndarray):
         return record(_getitem, (src, k), {}, result, rec)
 
     def __setitem__(self, key, value):
-        dst = self.view(np.ndarray)
+        dst = _on_root(self)
         k, v = plain(key), plain(value)
         dst[k] = v
         rec = _recorder()
@@ -229,7 +253,7 @@ class Traced(np.ndarray):
             rec.add(Entry(_setitem, (dst, k, v), {}, reads, [root(dst)]))
 
     def fill(self, value):
-        dst = self.view(np.ndarray)
+        dst = _on_root(self)
         dst.fill(value)
         rec = _recorder()
         if rec is not None:
@@ -260,7 +284,7 @@ class Traced(np.ndarray):
         return np.argsort(self, axis=axis, kind=kind, order=order, **kw)
 
     def sort(self, axis=-1, kind=None, order=None):
-        dst = self.view(np.ndarray)
+        dst = _on_root(self)
         dst.sort(axis, kind, order)
         rec = _recorder()
         if rec is not None:
@@ -295,7 +319,7 @@ class Traced(np.ndarray):
 
 def _method(self, fn, *args, **kw):
     """A method computed as ``fn(plain self, ...)`` and recorded (views stay views)."""
-    src = self.view(np.ndarray)
+    src = _on_root(self)
     result = fn(src, *plain(args), **plain(kw))
     rec = _recorder()
     if rec is None:
