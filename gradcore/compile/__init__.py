@@ -45,21 +45,25 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
 
 from gradcore import tracing
 from gradcore.autograd.mode import STATE as MODE
+from gradcore.compile.check import CheckError, checked_call
 from gradcore.compile.cpu import HostReadError
 from gradcore.tensor import Tensor
 
-__all__ = ["compile", "Compiled", "HostReadError"]
+__all__ = ["compile", "Compiled", "CheckError", "HostReadError"]
 
 
-def compile(fn=None, *, cache_size=8):
+def compile(fn=None, *, cache_size=8, check=None):
     """Trace ``fn`` once per input signature and replay it after (see :mod:`gradcore.compile`
     for what a trace cannot see).
 
     Usable as ``gc.compile(fn)``, ``@gc.compile`` or ``@gc.compile(cache_size=4)``; at most
-    ``cache_size`` recordings are kept, the least recently used is dropped first.
+    ``cache_size`` recordings are kept, the least recently used is dropped first. ``check=True``
+    (or the environment variable ``GRADCORE_COMPILE_CHECK=1``) runs ``fn`` eagerly beside every
+    replay and raises :class:`CheckError` where they differ (see :mod:`gradcore.compile.check`).
 
     >>> import gradcore as gc
     >>> double = gc.compile(lambda x: x * 2 + 1, cache_size=4)
@@ -67,12 +71,14 @@ def compile(fn=None, *, cache_size=8):
     ([3.0, 3.0], [1.0, 1.0], 1)
     """
     if fn is None:
-        return functools.partial(compile, cache_size=cache_size)
+        return functools.partial(compile, cache_size=cache_size, check=check)
     if not callable(fn):
         raise TypeError(f"gc.compile: expected a function, got {type(fn).__name__}")
     if int(cache_size) < 1:
         raise ValueError(f"gc.compile: cache_size must be >= 1, got {cache_size}")
-    return Compiled(fn, int(cache_size))
+    if check is None:
+        check = os.environ.get("GRADCORE_COMPILE_CHECK", "") not in ("", "0")
+    return Compiled(fn, int(cache_size), bool(check))
 
 
 class _Graph:
@@ -99,9 +105,9 @@ class _Graph:
 class Compiled:
     """The callable ``gc.compile`` returns. ``traces`` counts the traces made so far."""
 
-    def __init__(self, fn, cache_size):
+    def __init__(self, fn, cache_size, check=False):
         functools.update_wrapper(self, fn)
-        self.fn, self.cache_size = fn, cache_size
+        self.fn, self.cache_size, self.check = fn, cache_size, check
         self.traces = 0
         self._cache = collections.OrderedDict()  # signature -> [_Graph]
 
@@ -112,6 +118,8 @@ class Compiled:
             self._cache.move_to_end(key)
             for g in graphs:
                 if g.valid():
+                    if self.check:
+                        return checked_call(g, self.fn, args, kwargs, tensors, _copy_out)
                     return g.run(tensors)
         graph = self._trace(tensors, args, kwargs)
         self._cache.setdefault(key, []).append(graph)

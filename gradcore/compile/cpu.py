@@ -82,6 +82,7 @@ class CpuTracer:
         reads = [root(a) for a in _plain_arrays((args, kwargs))]
         if isinstance(result, np.ndarray):
             buf = plain(result)
+            self.born.add(id(root(buf)))  # the recording's own: rewritten at each replay
             self.add(Entry(_rebind(buf, fn), args, kwargs, reads, [root(buf)], kind="host"))
             return wrap(buf)
         self.add(Entry(fn, args, kwargs, reads, [], kind="host"))
@@ -115,6 +116,7 @@ def _rebind(buf, fn):
                                f"{buf.shape} and {buf.dtype} while tracing")
         np.copyto(buf, new)
     run.__name__ = f"host({getattr(fn, '__name__', fn)})"
+    run.owner = getattr(fn, "__self__", None)  # for check=True (see schedule.Replay.state)
     return run
 
 

@@ -26,10 +26,17 @@ class Replay:
     """Re-runs the recorded work in place: ``replay()``; ``outputs`` is what the traced function
     returned (its Tensors' arrays are the buffers each replay rewrites)."""
 
-    def __init__(self, outputs, steps, stats):
+    def __init__(self, outputs, steps, stats, external=(), owners=()):
         self.outputs = outputs
         self.steps = steps
         self.stats = stats
+        self._external, self._owners = list(external), list(owners)
+
+    def state(self):
+        """What a replay changes outside its own buffers (for ``gc.compile(check=True)``): the
+        arrays it reads or writes that the trace did not create, and the objects with a
+        ``state_dict`` whose host calls it runs (optimizers, schedulers)."""
+        return self._external, self._owners
 
     def __call__(self):
         for fn, args, kwargs in self.steps:
@@ -89,4 +96,12 @@ def build(entries, born, keep, outputs, plan_memory=True):
     stats = {"recorded": len(entries), "dead": len(entries) - len(live), "folded": n_folded,
              "steps": len(folded), "planned_bytes": before, "block_bytes": after,
              "held_bytes": memory.held_bytes(folded, born, blocks)}
-    return Replay(outputs, [(e.fn, e.args, e.kwargs) for e in folded], stats)
+    external = {id(r): r for e in folded for r in list(e.reads) + list(e.writes)
+                if id(r) not in born}
+    owners = {}
+    for e in folded:
+        owner = getattr(e.fn, "owner", getattr(e.fn, "__self__", None))
+        if e.kind == "host" and hasattr(owner, "state_dict") and hasattr(owner, "load_state_dict"):
+            owners[id(owner)] = owner
+    return Replay(outputs, [(e.fn, e.args, e.kwargs) for e in folded], stats,
+                  external.values(), owners.values())

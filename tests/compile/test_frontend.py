@@ -180,3 +180,53 @@ def test_cuda_signature_needs_the_capture_layer(monkeypatch):
     monkeypatch.setitem(sys.modules, "gradcore.compile.cuda", None)  # not built yet
     with pytest.raises(NotImplementedError, match="gradcore.compile.cuda"):
         gc.compile(lambda t: t)(x)
+
+
+def test_check_mode_agrees_on_a_training_step_and_keeps_one_state():
+    gc.manual_seed(0)
+    net = gc.nn.Sequential(gc.nn.Linear(4, 6), gc.nn.Dropout(0.2), gc.nn.Linear(6, 2))
+    opt = gc.optim.Adam(net.parameters(), lr=0.01)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    f = gc.compile(step, check=True)
+    losses = [f(gc.ones(3, 4) * k).item() for k in range(4)]
+    gc.manual_seed(0)
+    net2 = gc.nn.Sequential(gc.nn.Linear(4, 6), gc.nn.Dropout(0.2), gc.nn.Linear(6, 2))
+    opt2 = gc.optim.Adam(net2.parameters(), lr=0.01)
+    eager = []
+    for k in range(4):
+        opt2.zero_grad()
+        loss = (net2(gc.ones(3, 4) * k) ** 2).mean()
+        loss.backward()
+        opt2.step()
+        eager.append(loss.item())
+    assert losses == eager   # each step ran once in effect: the checked eager run was undone
+    for p, q in zip(net.parameters(), net2.parameters()):
+        numpy.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def test_check_mode_catches_a_frozen_computation():
+    """A computation the tracer cannot see (here: on a plain NumPy array held by a closure) is
+    frozen in the recording; check=True reports it."""
+    from gradcore.compile import CheckError
+    held = {"scale": numpy.ones(2)}
+
+    def body(x):
+        return x * gc.tensor(held["scale"] * 2)   # held["scale"] * 2: plain NumPy, unseen
+    f = gc.compile(body, check=True)
+    f(gc.ones(2))
+    held["scale"] = numpy.full(2, 5.0)
+    with pytest.raises(CheckError, match="output #0"):
+        f(gc.ones(2))
+
+
+def test_check_mode_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GRADCORE_COMPILE_CHECK", "1")
+    assert gc.compile(lambda x: x).check
+    monkeypatch.setenv("GRADCORE_COMPILE_CHECK", "0")
+    assert not gc.compile(lambda x: x).check
