@@ -8,7 +8,8 @@ into a few blocks, best fit, a block being reused only by a buffer whose range s
 after the previous tenant's ends (an entry never reads and writes two tenants of one block).
 
 Plannable: created by the trace, not reachable from the program after it (outputs, ``.grad``
-and module attributes are kept), untouched by host calls, and first touched by an entry that
+and module attributes are kept), untouched by host calls, not of an object dtype, and first
+touched by an entry that
 overwrites it entirely without reading it (so no value has to survive from one replay to the
 next). Every array an entry refers to that lives in such a buffer, views included, is re-made
 on the buffer's block at the same byte offset and strides: no view derivation needs recording.
@@ -62,7 +63,9 @@ def plan(entries, born, keep):
     candidates = []
     for rid, (i, e) in first.items():
         r = roots[rid]
+        # NOTE: never object arrays (np.vectorize results): raw memory would be read as pointers
         if rid in born and rid not in pinned and r.flags.c_contiguous and r.base is None \
+                and not r.dtype.hasobject \
                 and any(f is r for f in e.full) and not any(x is r for x in e.reads):
             candidates.append((i, last[rid], r))
     candidates.sort(key=lambda c: c[0])

@@ -182,3 +182,65 @@ def test_random_draws_replayed_not_frozen():
             return loss
         return model, opt, step, xs, xs, lambda: []
     assert_same(setup, 10)
+
+
+class _Blocks(gc.nn.Module):
+    """Containers, shape layers and the other activations in one model."""
+
+    def __init__(self, dtype):
+        super().__init__()
+        self.blocks = gc.nn.ModuleList([gc.nn.Linear(6, 8, dtype=dtype),
+                                        gc.nn.Linear(8, 8, bias=False, dtype=dtype)])
+        self.acts = gc.nn.ModuleDict({"gelu": gc.nn.GELU(), "silu": gc.nn.SiLU(),
+                                      "softplus": gc.nn.Softplus(), "lrelu": gc.nn.LeakyReLU(0.1),
+                                      "sig": gc.nn.Sigmoid(), "id": gc.nn.Identity()})
+        self.unflat, self.flat = gc.nn.Unflatten(1, (2, 4)), gc.nn.Flatten()
+        self.head = gc.nn.Linear(8, 3, dtype=dtype)
+
+    def forward(self, x):
+        h = self.acts["gelu"](self.blocks[0](x)) + self.acts["silu"](x.sum(axis=1, keepdims=True))
+        h = self.acts["softplus"](self.blocks[1](h)) * self.acts["sig"](h)
+        h = self.flat(self.unflat(self.acts["lrelu"](h)))
+        return self.acts["id"](self.head(h))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_containers_shape_layers_and_activations(dtype):
+    assert_same(_classifier(_Blocks, steps=40), 40, dtype)
+
+
+MODULE_LOSSES = {"mse": (gc.nn.MSELoss, "mse"), "ce": (gc.nn.CrossEntropyLoss, "ce"),
+                 "bce_logits": (gc.nn.BCEWithLogitsLoss, "mse"), "l1": (gc.nn.L1Loss, "mse"),
+                 "smooth_l1": (gc.nn.SmoothL1Loss, "mse"), "huber": (gc.nn.HuberLoss, "mse")}
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_LOSSES))
+def test_module_losses(name):
+    make, kind = MODULE_LOSSES[name]
+
+    def setup(dtype):
+        model, opt, _, xs, ys, extras = _classifier(mlp("tanh"), loss=kind, steps=30)(dtype)
+        criterion = make()
+
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            loss = criterion(out, y.sigmoid() if name == "bce_logits" else y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step, xs, ys, extras
+    assert_same(setup, 30)
+
+
+SCHEDULES = {
+    "cosine": lambda o: gc.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10),
+    "warmup": lambda o: gc.optim.lr_scheduler.LinearWarmup(o, warmup_steps=5),
+    "onecycle": lambda o: gc.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=40),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_schedules_and_value_clipping(name):
+    assert_same(_classifier(mlp(), opt=OPTIMIZERS["momentum"], steps=40, sched=SCHEDULES[name],
+                            clip=lambda ps: gc.nn.utils.clip_grad_value_(ps, 0.01)), 40)
