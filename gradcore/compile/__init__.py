@@ -21,7 +21,8 @@ What a trace cannot see (as with ``jax.jit`` and CUDA graphs):
   step is never overwritten by the next replay.
 * Gradients reach the parameters ``fn`` uses; input Tensors are copied into the graph's own
   buffers, so an input's ``.grad`` is not set (return ``x.grad`` from ``fn`` if you need it: it
-  starts from None at every call).
+  starts from None at every call), and a Parameter is refused as an argument (its gradient
+  would be lost). An input that ``fn`` changes in place is copied back to the caller's tensor.
 * A new signature traces again; at most ``cache_size`` recordings are kept (least recently used
   evicted). A recording is replayed only from the state it was traced in, as far as ``.grad``
   being None or not goes (``zero_grad()`` placement): another state traces again.
@@ -51,6 +52,7 @@ from gradcore import tracing
 from gradcore.autograd.mode import STATE as MODE
 from gradcore.compile.check import CheckError, checked_call
 from gradcore.compile.cpu import HostReadError
+from gradcore.nn.parameter import Parameter
 from gradcore.tensor import Tensor
 
 __all__ = ["compile", "Compiled", "CheckError", "HostReadError"]
@@ -99,7 +101,14 @@ class _Graph:
         self.replay()
         for t, g in self.end_grads:  # .grad as the traced call left it (a replay rebinds none)
             t.grad = g
+        self.write_back(tensors)
         return _copy_out(self.replay.outputs)
+
+    def write_back(self, tensors):
+        """Inputs that ``fn`` changes in place (``x += 1``) change in the caller's tensors too."""
+        for k in getattr(self.replay, "inputs_written", ()):
+            tensors[k].device.xp.copyto(tensors[k].array, self.statics[k].array)
+            tensors[k]._vc[0] += 1
 
 
 class Compiled:
@@ -156,7 +165,9 @@ class Compiled:
         guards = [(t, was_none) for t, was_none in noted if was_none is not None]
         end_grads = [(t, t.grad) for t, _ in noted]
         self.traces += 1
-        return _Graph(replay, statics, guards, end_grads)
+        graph = _Graph(replay, statics, guards, end_grads)
+        graph.write_back(tensors)
+        return graph
 
 
 def _slots(args, kwargs):
@@ -178,6 +189,11 @@ def _rebuild(args, kwargs, slots, statics):
 def _signature(fn, args, kwargs):
     tensors, key = [], [MODE.grad_enabled]
     for name, v in [(i, a) for i, a in enumerate(args)] + sorted(kwargs.items()):
+        if isinstance(v, Parameter):
+            raise TypeError(f"gc.compile: argument {name!r} of {getattr(fn, '__name__', fn)} "
+                            "is a Parameter; the graph copies its Tensor arguments into its own "
+                            "buffers, so its gradient would not reach the Parameter: use "
+                            "parameters through fn's closure (a module, an optimizer)")
         if isinstance(v, Tensor):
             tensors.append(v)
             key.append((name, v.shape, v.dtype.str, str(v.device), v.requires_grad))

@@ -175,8 +175,11 @@ def trace(fn, static_args, kwargs):
     for t in _tensors(outputs) + [t.grad for t, _ in (tracing.STATE.grads or {}).values()]:
         if t is not None and isinstance(t.array, Traced):
             t.array = plain(t.array)
-    return schedule.build(_restore_created(tracer.entries, tracer.created_arrays), tracer.born,
-                          keep, outputs)
+    replay = schedule.build(_restore_created(tracer.entries, tracer.created_arrays),
+                            tracer.born, keep, outputs)
+    written = {id(w) for e in tracer.entries for w in e.writes}
+    replay.inputs_written = [k for k, a in enumerate(originals) if id(root(a)) in written]
+    return replay
 
 
 def _restore_created(entries, created):

@@ -230,3 +230,20 @@ def test_check_mode_from_the_environment(monkeypatch):
     assert gc.compile(lambda x: x).check
     monkeypatch.setenv("GRADCORE_COMPILE_CHECK", "0")
     assert not gc.compile(lambda x: x).check
+
+
+def test_an_input_changed_in_place_changes_for_the_caller():
+    def body(x):
+        x.add_(1)
+        return x * 2
+    f = gc.compile(body)
+    for k in range(3):
+        x, y = gc.full((2,), float(k)), gc.full((2,), float(k))
+        out = f(x)
+        assert out.tolist() == body(y).tolist() and x.tolist() == y.tolist() == [k + 1.0] * 2
+
+
+def test_a_parameter_as_argument_is_refused():
+    p = gc.nn.Parameter(gc.ones(2))
+    with pytest.raises(TypeError, match="argument 0 .* is a Parameter"):
+        gc.compile(lambda w: (w * 2).sum())(p)
