@@ -143,7 +143,7 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
         return _give(result)
     if result is None:
         return None
-    multi = type(result) is tuple
+    multi = type(result) in (tuple, list)  # np.split gives a list of views
     outs = []
     for r in (result if multi else (result,)):
         if isinstance(r, np.generic):
@@ -153,7 +153,8 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
     if fresh:
         reads = [] if fn in _LIKE else [root(a) for a in inputs]
         rec.born.update(id(root(r)) for r in fresh)
-        if prefer_out and (isinstance(fn, np.ufunc) or _takes_out(fn)) and all(isinstance(r, np.ndarray) for r in outs):
+        takes_out = isinstance(fn, np.ufunc) or _takes_out(fn)
+        if prefer_out and takes_out and all(isinstance(r, np.ndarray) for r in outs):
             out = tuple(outs) if multi else outs[0]
             rec.add(Entry(fn, args, {**kwargs, "out": out}, reads, [root(r) for r in fresh],
                           full=[r for r in fresh if r.base is None]))
@@ -164,8 +165,8 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
         else:
             raise NotImplementedError(f"gc.compile: cannot replay {fn!r}, which returns several "
                                       "new arrays and takes no out=")
-    given = tuple(_give(r) for r in outs)
-    return given if multi else given[0]
+    given = [_give(r) for r in outs]
+    return type(result)(given) if multi else given[0]
 
 
 def _whole(fn, kwargs):

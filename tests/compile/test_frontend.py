@@ -247,3 +247,13 @@ def test_a_parameter_as_argument_is_refused():
     p = gc.nn.Parameter(gc.ones(2))
     with pytest.raises(TypeError, match="argument 0 .* is a Parameter"):
         gc.compile(lambda w: (w * 2).sum())(p)
+
+
+def test_split_and_join_ops_replay_new_values():
+    def body(x):
+        a, b = gc.split(x * 2, 2)
+        return gc.concatenate([b, a]).exp().sum() + gc.stack([a, b]).max()
+    f = gc.compile(body)
+    for seed in range(3):
+        x = gc.tensor(numpy.random.default_rng(seed).standard_normal(6))
+        numpy.testing.assert_array_equal(f(x).numpy(), body(x).numpy())
