@@ -46,10 +46,13 @@ class Entry:
         return f"Entry({self.kind}:{name}, reads={len(self.reads)}, writes={len(self.writes)})"
 
 
+_c_base = np.ndarray.base.__get__  # the base NumPy keeps (Traced.base is the program's view)
+
+
 def root(a):
     """The array that owns ``a``'s memory (``a`` itself when it owns it)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
+    while isinstance(_c_base(a), np.ndarray):
+        a = _c_base(a)
     return a
 
 
@@ -122,7 +125,14 @@ def _takes_out(fn):
 
 def into(buf, fn, *args, **kwargs):
     """Replay form of a call that cannot write into a given buffer: compute, then copy."""
-    np.copyto(buf, fn(*args, **kwargs), casting="unsafe")
+    y = fn(*args, **kwargs)
+    if np.shape(y) != buf.shape:
+        raise RuntimeError(
+            f"gc.compile: {getattr(fn, '__name__', fn)} gave shape {np.shape(y)} at replay but "
+            f"{buf.shape} when traced: a result whose shape depends on the values (boolean "
+            "mask indexing, nonzero, unique) cannot be replayed; keep such code out of the "
+            "compiled function")
+    np.copyto(buf, y, casting="unsafe")
 
 
 # Functions whose result depends on their array argument's shape and dtype only.
@@ -197,6 +207,14 @@ class Traced(np.ndarray):
 
     Outside a trace (a Traced array that outlived it) it computes as a plain ndarray.
     """
+
+    @property
+    def base(self):
+        """The base the traced program would see: None for a wrapped buffer of its own (code
+        that refuses to change views in place, such as ``x[i] = v`` while recording, must not
+        take every Traced array for a view)."""
+        b = _c_base(self)
+        return _c_base(b) if type(b) is np.ndarray else b
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         fn = _ufunc_call(ufunc, method)

@@ -170,7 +170,8 @@ class Copy(Function):
     def forward(self, x, src):
         self.shape = getattr(src, "shape", ())
         xp = array_module(x)
-        return xp.broadcast_to(xp.asarray(src, dtype=x.dtype), x.shape).copy()
+        # broadcast, then cast: asarray(src) would hide src from gc.compile's tracer
+        return xp.broadcast_to(src, x.shape).astype(x.dtype)
 
     def backward(self, gy):
         return None, sum_to(gy, self.shape)
