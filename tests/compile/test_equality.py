@@ -244,3 +244,20 @@ SCHEDULES = {
 def test_schedules_and_value_clipping(name):
     assert_same(_classifier(mlp(), opt=OPTIMIZERS["momentum"], steps=40, sched=SCHEDULES[name],
                             clip=lambda ps: gc.nn.utils.clip_grad_value_(ps, 0.01)), 40)
+
+
+def test_loss_terms_l2_penalty_and_a_scaled_loss():
+    """The gradient reaching a loss is not always 1 (a squared or weighted loss, an L2 term):
+    cross_entropy's backward once froze it in the recording."""
+    def setup(dtype):
+        model, opt, _, xs, ys, extras = _classifier(mlp(), steps=30)(dtype)
+
+        def step(x, y):
+            opt.zero_grad()
+            ce = F.cross_entropy(model(x), y)
+            loss = ce * ce + 0.5 * ce + F.l2_penalty(model.parameters(), 1e-3)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step, xs, ys, extras
+    assert_same(setup, 30)
