@@ -124,8 +124,18 @@ def _takes_out(fn):
 
 
 def into(buf, fn, *args, **kwargs):
-    """Replay form of a call that cannot write into a given buffer: compute, then copy."""
+    """Replay form of a call that cannot write into a given buffer: compute, then copy (``buf``
+    a tuple: one buffer per result, None where a result is a view or not an array)."""
     y = fn(*args, **kwargs)
+    if type(buf) is tuple:
+        for b, v in zip(buf, y):
+            if b is not None:
+                _copy_result(b, v, fn)
+        return
+    _copy_result(buf, y, fn)
+
+
+def _copy_result(buf, y, fn):
     if np.shape(y) != buf.shape:
         raise RuntimeError(
             f"gc.compile: {getattr(fn, '__name__', fn)} gave shape {np.shape(y)} at replay but "
@@ -153,7 +163,8 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
         return _give(result)
     if result is None:
         return None
-    multi = type(result) in (tuple, list)  # np.split gives a list of views
+    # np.split gives a list of views; np.linalg.eigh, svd, slogdet named tuples of new arrays
+    multi = isinstance(result, (tuple, list))
     outs = []
     for r in (result if multi else (result,)):
         if isinstance(r, np.generic):
@@ -168,15 +179,15 @@ def record(fn, args, kwargs, result, rec, prefer_out=True):
             out = tuple(outs) if multi else outs[0]
             rec.add(Entry(fn, args, {**kwargs, "out": out}, reads, [root(r) for r in fresh],
                           full=[r for r in fresh if r.base is None]))
-        elif not multi:
-            whole = outs[0].size == root(outs[0]).size  # a copy may come as a view of it
-            rec.add(Entry(into, (outs[0], fn, *args), kwargs, reads, [root(outs[0])],
-                          full=[outs[0]] if whole else []))
         else:
-            raise NotImplementedError(f"gc.compile: cannot replay {fn!r}, which returns several "
-                                      "new arrays and takes no out=")
+            bufs = tuple(r if any(r is f for f in fresh) else None for r in outs)
+            whole = [r for r in fresh if r.size == root(r).size]  # a copy may be a view of it
+            rec.add(Entry(into, (bufs if multi else outs[0], fn, *args), kwargs, reads,
+                          [root(r) for r in fresh], full=whole))
     given = [_give(r) for r in outs]
-    return type(result)(given) if multi else given[0]
+    if not multi:
+        return given[0]
+    return type(result)(*given) if hasattr(result, "_fields") else type(result)(given)
 
 
 def _whole(fn, kwargs):

@@ -35,7 +35,33 @@ OPS = {
     "losses": lambda x: gc.nn.functional.mse_loss(x, x * 0.5)
     + gc.nn.functional.cross_entropy(x, gc.tensor([0, 3, 1])),
     "setitem": lambda x: _setitem(x),
+    "binary": lambda x: gc.arctan2(x, x * 0 + 0.5) + gc.hypot(x, 1.0) + gc.logaddexp(x, -x)
+    + gc.fmod(x, 0.7) + gc.mod(x, 0.3),
+    "rounding": lambda x: (gc.floor(x) + gc.ceil(x) + gc.sign(x) + gc.trunc(x) + gc.round(x)) * x,
+    "products": lambda x: gc.outer(x[0], x[1]).sum(0) + gc.kron(x[0], x[1])[:4]
+    + gc.tensordot(x, x, axes=([0], [0]))[0] + gc.inner(x, x)[0, :1] + gc.dot(x[0], x[1]),
+    "moves": lambda x: gc.moveaxis(x[None], 0, 2).squeeze(2) + gc.swapaxes(x, 0, 1).T
+    + gc.expand_dims(x, 0)[0] + gc.broadcast_to(x[:1], (3, 4)),
+    "along": lambda x: gc.take_along_axis(x, gc.argsort(x, axis=1), axis=1)
+    + gc.argmax(x, axis=1)[:, None] * x,
+    "tri_diag": lambda x: gc.tril(x).sum() + gc.diag(x[0]).sum() + gc.average(x, axis=0,
+                                                                                weights=gc.tensor([1.0, 2.0, 3.0])).sum(),
+    "linalg": lambda x: gc.linalg.det(_spd(x)) + gc.linalg.slogdet(_spd(x))[1]
+    + gc.linalg.solve(_spd(x), x[:, 0]).sum() + gc.linalg.cholesky(_spd(x)).sum(),
+    "eigh_svd": lambda x: gc.linalg.eigh(_spd(x))[0].sum() + gc.linalg.svd(x)[1].sum(),
+    "more_losses": lambda x: gc.nn.functional.huber_loss(x, x * 0.3)
+    + gc.nn.functional.kl_div(gc.log_softmax(x, axis=1), gc.softmax(x * 2, axis=1))
+    + gc.nn.functional.nll_loss(gc.log_softmax(x, axis=1), gc.tensor([1, 0, 3]))
+    + gc.nn.functional.binary_cross_entropy(gc.sigmoid(x), gc.sigmoid(-x)),
+    "gelu_silu": lambda x: gc.nn.functional.gelu(x, approximate="tanh")
+    + gc.nn.functional.silu(x) + gc.nn.functional.gelu(x),
+    "embedding": lambda x: gc.nn.functional.embedding(gc.tensor([[0, 2], [1, 1]]), x).sum(1),
 }
+
+
+def _spd(x):
+    a = x[:, :3]
+    return a.T @ a + gc.tensor(numpy.eye(3))
 
 
 def _setitem(x):
