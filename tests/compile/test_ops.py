@@ -56,6 +56,21 @@ OPS = {
     "gelu_silu": lambda x: gc.nn.functional.gelu(x, approximate="tanh")
     + gc.nn.functional.silu(x) + gc.nn.functional.gelu(x),
     "embedding": lambda x: gc.nn.functional.embedding(gc.tensor([[0, 2], [1, 1]]), x).sum(1),
+    "var_ddof_min": lambda x: x.var(axis=1, ddof=1) + x.std(axis=0, ddof=1)[:3] + x.min(axis=1),
+    "unary_more": lambda x: gc.reciprocal(x * x + 1) + gc.square(x) + gc.exp2(x) + gc.log2(x * x + 1)
+    + gc.log10(x * x + 1) + gc.cosh(x) + gc.arcsinh(x) + gc.arctanh(x * 0.3)
+    + gc.arcsin(x * 0.2) + gc.arccos(x * 0.2) + gc.arccosh(x * x + 1.5),
+    "joins_more": lambda x: gc.hstack([x, x]).sum(1) + gc.vstack([x, x]).sum(0)[:3]
+    + gc.column_stack([x[0], x[1]]).sum(1)[:3] + gc.append(x, x[:1], axis=0).sum(0)[:3]
+    + gc.array_split(x, 2, axis=1)[1].sum(1),
+    "shapes_more": lambda x: gc.atleast_3d(x).sum((0, 2)) + gc.flatten(x)[:4] + gc.sum_to(x, (1, 4))[0]
+    + gc.squeeze(x[None])[0] + gc.repeat(x, gc.tensor([1, 2, 0, 1]), axis=1).sum(1)[0],
+    "convert": lambda x: x.astype("float32").astype("float64") * x + x.to("float32").sum().astype("float64"),
+    "norm_layers": lambda x: gc.nn.functional.layer_norm(x, (4,)) if hasattr(gc.nn.functional, "layer_norm")
+    else gc.nn.LayerNorm(4, dtype="float64")(x),
+    "linear_act": lambda x: gc.nn.functional.linear(x, x[:2] * 0.5, x[0, :2]).tanh().sum(1),
+    "second_order": lambda x: gc.grad(lambda t: (gc.sin(t) * t).sum())(x) * x
+    + gc.hvp(lambda t: (t ** 3).sum(), (x,), (gc.ones_like(x),))[1][0],
 }
 
 
