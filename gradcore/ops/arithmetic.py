@@ -219,9 +219,9 @@ class Pow(Function):
         xp = array_module(y)
         d0 = d1 = None
         if t0 is not None:
-            d0 = t0 * x1 * xp.where(xp.equal(x1, 0), 1, x0) ** (x1 - 1)
+            d0 = t0 * x1 * xp.where(xp.asarray(x1) == 0, 1, x0) ** (x1 - 1)
         if t1 is not None:
-            log_x0 = xp.log(xp.where(xp.equal(x0, 0), 1, x0))  # the 0 * log(0) limit: 0
+            log_x0 = xp.log(xp.where(xp.asarray(x0) == 0, 1, x0))  # the 0 * log(0) limit: 0
             d1 = t1 * y * log_x0
         return tsum(d0, d1)
 
