@@ -69,6 +69,9 @@ OPS = {
     "norm_layers": lambda x: gc.nn.functional.layer_norm(x, (4,)) if hasattr(gc.nn.functional, "layer_norm")
     else gc.nn.LayerNorm(4, dtype="float64")(x),
     "linear_act": lambda x: gc.nn.functional.linear(x, x[:2] * 0.5, x[0, :2]).tanh().sum(1),
+    "compare": lambda x: (x > 0) * x + gc.where(gc.less(x, 0.1), 1.0, 2.0) * x
+    + gc.any(x > 1) * x + gc.equal(x, x) * 1.0 + gc.not_equal(gc.round(x), 0) * x,
+    "forward_mode": lambda x: gc.jvp(lambda t: gc.sin(t) * t ** 2, (x,), (x * 0 + 1,))[1] * x,
     "second_order": lambda x: gc.grad(lambda t: (gc.sin(t) * t).sum())(x) * x
     + gc.hvp(lambda t: (t ** 3).sum(), (x,), (gc.ones_like(x),))[1][0],
 }
