@@ -49,7 +49,7 @@ def _each_array(x):
 
 def plan(entries, born, keep):
     """Re-point ``entries`` at shared blocks; returns (entries, bytes before, bytes after,
-    the blocks)."""
+    the blocks, how many results are computed in place of an input)."""
     first, last, pinned = {}, {}, set(keep)
     roots = {}
     for i, e in enumerate(entries):
@@ -67,29 +67,62 @@ def plan(entries, born, keep):
         if rid in born and rid not in pinned and r.flags.c_contiguous and r.base is None \
                 and not r.dtype.hasobject \
                 and any(f is r for f in e.full) and not any(x is r for x in e.reads):
-            candidates.append((i, last[rid], r))
+            candidates.append((i, last[rid], r, e))
     candidates.sort(key=lambda c: c[0])
     blocks, free, home = [], [], {}  # free: (size, block index, free from entry index)
-    for start, end, r in candidates:
+    where, shared = {}, 0  # id(root) -> block index; results computed in place
+    for start, end, r, e in candidates:
         fits = [f for f in free if f[0] >= r.nbytes and f[2] < start]
-        if fits:
+        k = _in_place(e, r, start, last, where)
+        if k is not None:  # an elementwise result takes the block of an input it ends
+            free.remove(next(f for f in free if f[1] == k))
+            shared += 1
+        elif fits:
             choice = min(fits, key=lambda f: f[0])
             free.remove(choice)
             k = choice[1]
         else:
             k = len(blocks)
             blocks.append(np.empty(max(r.nbytes, 1), np.uint8))
-        home[id(r)] = blocks[k]
+        home[id(r)], where[id(r)] = blocks[k], k
         free.append((blocks[k].nbytes, k, end))
-    before = sum(r.nbytes for _, _, r in candidates)
+    before = sum(c[2].nbytes for c in candidates)
     after = sum(b.nbytes for b in blocks)
     if not home:
-        return entries, before, after, blocks
+        return entries, before, after, blocks, shared
     remade = {}
     for e in entries:
         e.args = _rebind(e.args, home, roots, remade)
         e.kwargs = _rebind(e.kwargs, home, roots, remade)
-    return entries, before, after, blocks
+    return entries, before, after, blocks, shared
+
+
+def _in_place(e, r, start, last, where):
+    """The block ``r`` may share with an input of ``e``, its first writer: ``e`` is an
+    elementwise ufunc call, the input is the whole of a planned buffer whose last use is ``e``,
+    with the shape, strides and dtype of the output (NumPy computes such an exact overlap in
+    place), as the hand-written ``z += b; maximum(z, 0, out=z)`` does."""
+    if not IN_PLACE or not isinstance(e.fn, np.ufunc) or e.fn.signature is not None \
+            or "where" in e.kwargs:
+        return None
+    outs = e.kwargs.get("out")
+    outs = outs if type(outs) is tuple else (outs,)
+    o = next((a for a in outs if isinstance(a, np.ndarray) and root(a) is r), None)
+    if o is None or o.size != r.size or not o.flags.c_contiguous:
+        return None
+    for a in e.args:
+        if isinstance(a, np.ndarray):
+            q = root(a)
+            if id(q) in where and last[id(q)] == start and a.size == q.size \
+                    and a.shape == o.shape and a.strides == o.strides and a.dtype == o.dtype:
+                return where[id(q)]
+    return None
+
+
+# In place or not: on the MLP step 784-1024-1024-10 b256, interleaved in one process on the
+# 2-core EPYC (lightly loaded), in place 20.9/22.7 ms (min) and 23.2/24.1 ms (median) against
+# 22.1/22.8 and 24.2/25.2 without, two runs: the hand-written NumPy step works in place too.
+IN_PLACE = True
 
 
 def _rebind(x, home, roots, remade):

@@ -89,12 +89,13 @@ def build(entries, born, keep, outputs, plan_memory=True):
     ``plan_memory`` is false) memory planning (:mod:`gradcore.compile.memory`)."""
     live = eliminate_dead(entries, born, keep)
     folded, n_folded = fold_constants(live, born)
-    before = after = 0
+    before = after = in_place = 0
     blocks = []
     if plan_memory:
-        folded, before, after, blocks = memory.plan(folded, born, keep)
+        folded, before, after, blocks, in_place = memory.plan(folded, born, keep)
     stats = {"recorded": len(entries), "dead": len(entries) - len(live), "folded": n_folded,
              "steps": len(folded), "planned_bytes": before, "block_bytes": after,
+             "in_place": in_place,
              "held_bytes": memory.held_bytes(folded, born, blocks)}
     external = {id(r): r for e in folded for r in list(e.reads) + list(e.writes)
                 if id(r) not in born}
