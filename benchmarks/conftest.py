@@ -7,6 +7,7 @@ from gradcore.bench import sync
 from gradcore.bench.report import quiet_openmp
 
 quiet_openmp()  # before any benchmark imports torch (see gradcore.bench.report.quiet_openmp)
+from gradcore.bench import workloads as W
 from gradcore.bench.workloads import ENGINES, Unavailable
 
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
@@ -28,6 +29,8 @@ def measure(benchmark):
     """measure(group, factory, engine, device, **kw): time one workload with pytest-benchmark."""
 
     def run(group, factory, engine, device, **kwargs):
+        if engine == "compiled" and factory.__name__ not in W.COMPILED:
+            pytest.skip(f"no compiled engine for {factory.__name__}")
         try:
             step, info = factory(engine, device, **kwargs)
         except Unavailable as e:

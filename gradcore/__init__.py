@@ -59,6 +59,7 @@ from gradcore import accelerator, utils  # PyTorch's names: gc.accelerator, gc.u
 # PyTorch's dtype names, as NumPy dtypes (gc.float is float32, as torch.float). Not in __all__:
 # `from gradcore import *` must not shadow Python's float, int and bool.
 float, double, half, long, int, bool = float32, float64, float16, int64, int32, bool_  # noqa: A001
+from gradcore.compile import compile  # noqa: A004 (gc.compile, as torch.compile)
 
 __version__ = "0.1.0"
 
@@ -91,6 +92,6 @@ __all__ = [
     "is_anomaly_enabled",
     "grad", "value_and_grad", "vjp", "jvp", "hvp", "numerical_grad", "gradcheck",
     "GradcheckError",
-    "save", "load", "data", "viz",
+    "save", "load", "data", "viz", "compile",
     "from_dlpack",
 ]

@@ -104,6 +104,9 @@ def _train_parser(sub):
     p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
                    help="train on N local ranks started with the installed MPI's mpiexec (the "
                         "[mpi] extra); --batch-size is per rank: the global batch is N times it")
+    p.add_argument("--compile", action="store_true",
+                   help="trace the training step once with gc.compile and replay it (same "
+                        "results as eager; see docs/api/compile.md)")
     return p
 
 
@@ -154,7 +157,7 @@ def _run_train(args):
                       epochs=args.epochs, schedule=args.schedule, warmup=args.warmup,
                       device=args.device, seed=args.seed, data_dir=args.data_dir,
                       checkpoint=args.checkpoint or None, resume=args.resume, plot=args.plot,
-                      progress=not args.no_progress, limit=args.limit)
+                      progress=not args.no_progress, limit=args.limit, compile=args.compile)
     from gradcore import distributed as dist  # noqa: PLC0415
 
     def rank0():  # run() joins the MPI job; rank 0 alone speaks for it

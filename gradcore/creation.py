@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend, checks
+from gradcore import backend, checks, tracing
 from gradcore.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "get_default_dtype", "set_default_dtype", "zeros", "ones",
@@ -102,6 +102,8 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def _finish(data, dev, requires_grad):
+    if tracing.STATE.tracer is not None:  # gc.compile: a constant of the trace, or restored
+        data = tracing.created(data)
     t = Tensor._make(data, dev, False, None, 0)
     return t.requires_grad_(True) if requires_grad else t
 
@@ -227,8 +229,8 @@ def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     ((2, 3), dtype('float32'))
     """
     dt, dev = _where(dtype, device)
-    rng = backend.numpy_generator(generator, "randn")
-    data = rng.standard_normal(checks.shape(shape, "randn", dt)).astype(dt)
+    data = tracing.host_call(_draw, generator, "randn", "standard_normal",
+                             checks.shape(shape, "randn", dt), dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
 
 
@@ -242,8 +244,15 @@ def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     ((1000,), True)
     """
     dt, dev = _where(dtype, device)
-    data = backend.numpy_generator(generator, "rand").random(checks.shape(shape, "rand", dt)).astype(dt)
+    data = tracing.host_call(_draw, generator, "rand", "random", checks.shape(shape, "rand", dt), dt)
     return _finish(backend.to_device(data, dev), dev, requires_grad)
+
+
+def _draw(generator, op, kind, shape, dtype, *params):
+    """``kind`` samples (a ``numpy.random.Generator`` method) from ``generator`` (None: the
+    global one), as ``dtype``. Called through :func:`gradcore.tracing.host_call`, so a compiled
+    replay draws new numbers from the same generator, as the eager run would."""
+    return getattr(backend.numpy_generator(generator, op), kind)(*params, shape).astype(dtype)
 
 
 def from_numpy(array):
@@ -353,7 +362,7 @@ def randint(low, high=None, size=None, dtype="int64", device=None, generator=Non
     if dt.kind not in "iu":
         raise TypeError(f"randint: dtype must be an integer dtype, got {dt}")
     dev = backend.device(device) if device is not None else backend.get_default_device()
-    data = backend.numpy_generator(generator, "randint").integers(low, high, shape, dtype=dt)
+    data = tracing.host_call(_draw, generator, "randint", "integers", shape, dt, low, high)
     return _finish(backend.to_device(numpy.asarray(data), dev), dev, False)
 
 
@@ -388,6 +397,13 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
     if (total <= 0).any():
         raise ValueError(f"multinomial: a row of probs (shape {p.shape}) sums to 0; every row "
                          "needs a positive weight")
+    out = tracing.host_call(_multinomial_draw, w, total, n, replacement, generator)
+    return Tensor._make(backend.to_device(out if p.ndim == 2 else out[0], p.device), p.device,
+                        False, None, 0)
+
+
+def _multinomial_draw(w, total, n, replacement, generator):
+    """The draws of :func:`multinomial` on the host: an int64 array (rows, n)."""
     rng = backend.numpy_generator(generator, "multinomial")
     rows = numpy.arange(w.shape[0])[:, None]
     if replacement:  # inverse CDF, all rows at once: row r searches within [r, r + 1)
@@ -400,6 +416,4 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
         with numpy.errstate(divide="ignore"):
             keys = rng.exponential(size=w.shape) / w  # zero weight: inf, drawn last
         out = numpy.argsort(keys, axis=1, kind="stable")[:, :n]
-    out = out.astype(numpy.int64)
-    return Tensor._make(backend.to_device(out if p.ndim == 2 else out[0], p.device), p.device,
-                        False, None, 0)
+    return out.astype(numpy.int64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, tracing
 from gradcore.kernels import errors as kernel_errors
 from gradcore.tensor_methods import TensorMethods
 
@@ -110,13 +110,19 @@ class Tensor(TensorMethods):
     __hash__ = object.__hash__  # __eq__ is elementwise, so hash by identity as PyTorch does
 
     def __bool__(self):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("bool()")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return bool(self.array)
 
     def __float__(self):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("float()")
         return float(self.item())
 
     def __int__(self):
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("int()")
         return int(self.item())
 
     def __index__(self):
@@ -129,6 +135,8 @@ class Tensor(TensorMethods):
             raise TypeError(f"numpy.asarray: the tensor (shape {self.shape}) is on "
                             f"{self.device}; implicit conversion to a NumPy array is not "
                             "allowed, use t.numpy() or t.cpu()")
+        if tracing.STATE.tracer is not None:
+            tracing.host_read("__array__ (numpy.asarray)")
         a = self.numpy()
         if copy:
             return a.astype(a.dtype if dtype is None else dtype, copy=True)
@@ -202,6 +210,8 @@ class Tensor(TensorMethods):
         tensors saved for backward; change a tensor with its in-place methods (``x[i] = v``,
         ``x.copy_(a)``), or take ``x.numpy().copy()``.
         """
+        if tracing.STATE.tracer is not None:
+            tracing.host_read(".numpy()")
         a = backend.to_device(self.array, backend.CPU)
         if a is self.array:
             a = a.view()
@@ -213,11 +223,15 @@ class Tensor(TensorMethods):
         if self.array.size != 1:
             raise ValueError(f"item: the tensor has {self.array.size} elements (shape "
                              f"{self.shape}); only one-element tensors convert to a number")
+        if tracing.STATE.tracer is not None:
+            tracing.host_read(".item()")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return self.array.item()
 
     def tolist(self):
         """The data as (nested) Python lists."""
+        if tracing.STATE.tracer is not None:
+            tracing.host_read(".tolist()")
         return self.numpy().tolist()
 
     def to(self, device=None, dtype=None):
@@ -303,6 +317,8 @@ class Tensor(TensorMethods):
 
     def _accumulate_grad(self, gx, create_graph):
         """Add the gradient ``gx`` into ``.grad`` (called by the engine for leaves)."""
+        if tracing.STATE.grads is not None:  # gc.compile: this .grad steers the branch below
+            tracing.note_grads((self,))
         if gx.shape != self.shape:  # NOTE: an op's backward must return its input's shape
             raise RuntimeError(f"backward: gradient of shape {gx.shape} for a leaf of shape "
                                f"{self.shape}; an op's backward returned the wrong shape")
@@ -315,7 +331,8 @@ class Tensor(TensorMethods):
         elif create_graph or self.grad.requires_grad:
             self.grad = self.grad + gx
         else:  # in place, so a .grad that is a view into a flat gradient buffer stays one
-            self.device.xp.add(self.grad.array, gx.array, out=self.grad.array)
+            g = tracing.watch(self.grad.array)
+            self.device.xp.add(g, gx.array, out=g)
             self.grad._version += 1
 
     # ---- in place (see gradcore/ops/inplace.py for the rules) ----------------------------
@@ -387,15 +404,15 @@ class Tensor(TensorMethods):
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         """Fill with normal samples from gradcore's seeded generator (or ``generator``)."""
-        rng = backend.numpy_generator(generator, "normal_")
-        values = rng.normal(mean, std, self.shape).astype(self.dtype)
+        values = tracing.host_call(_draw, generator, "normal_", "normal", self.shape, self.dtype,
+                                   mean, std)
         return self.copy_(backend.to_device(values, self.device))
 
     def uniform_(self, low=0.0, high=1.0, generator=None):
         """Fill with uniform samples in ``[low, high)`` from gradcore's seeded generator (or
         ``generator``)."""
-        rng = backend.numpy_generator(generator, "uniform_")
-        values = rng.uniform(low, high, self.shape).astype(self.dtype)
+        values = tracing.host_call(_draw, generator, "uniform_", "uniform", self.shape,
+                                   self.dtype, low, high)
         return self.copy_(backend.to_device(values, self.device))
 
     def __setitem__(self, key, value):
@@ -449,7 +466,7 @@ class _Size(int):
 
 # The constructors and the ops build Tensors themselves, so they are imported once Tensor
 # exists (creation first: the ops import as_tensor from it).
-from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E402
+from gradcore.creation import _draw, _to_array, as_tensor, get_default_dtype  # noqa: E402
 from gradcore.autograd import engine as _engine  # noqa: E402
 from gradcore.autograd.backprop import root_gradient as _root_gradient  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402

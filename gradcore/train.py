@@ -25,11 +25,12 @@ import numpy
 
 from gradcore import backend, cuda, io, nn, optim
 from gradcore import distributed as dist
+from gradcore.compile import compile as compile_step
 from gradcore.autograd.mode import no_grad
 from gradcore.creation import tensor
 from gradcore.data import DataLoader, DistributedSampler, datasets
 
-__all__ = ["TrainConfig", "run", "evaluate", "build_model", "build_optimizer"]
+__all__ = ["TrainConfig", "run", "evaluate", "build_model", "build_optimizer", "train_step"]
 
 
 @dataclasses.dataclass
@@ -55,6 +56,7 @@ class TrainConfig:
     plot: str | None = None
     progress: bool = True
     limit: int | None = None  # use only the first N training samples (quick runs, tests)
+    compile: bool = False  # trace the training step once with gc.compile, replay it after
 
 
 def load_data(cfg):
@@ -202,10 +204,13 @@ def run(cfg, log=print):
     log(f"training {model.sizes} ({cfg.activation}) with {type(opt).__name__} on {device}"
         + (f" x {world} ranks" if world > 1 else "")
         + f": {len(y_tr)} train / {len(y_te)} test samples, {batch}")
+    step = train_step(ddp, opt)
+    if cfg.compile:
+        step = compile_step(step)  # one trace per batch shape (the last batch may be smaller)
     with _TerminateAsInterrupt():
         for epoch in range(start_epoch, cfg.epochs + 1):
             sampler.set_epoch(epoch)  # the same permutation on every rank, a new one per epoch
-            history.append(_one_epoch(cfg, ddp, opt, sampler, (x_tr, y_tr), epoch, x_te, y_te,
+            history.append(_one_epoch(cfg, ddp, step, sampler, (x_tr, y_tr), epoch, x_te, y_te,
                                       device, log, rank))
             if schedule is not None:
                 schedule.step()
@@ -232,22 +237,32 @@ def _silent(*args, **kwargs):
     pass
 
 
-def _one_epoch(cfg, ddp, opt, sampler, train, epoch, x_te, y_te, device, log, rank):
+def train_step(ddp, opt):
+    """One mini-batch step of ``ddp`` (a :class:`gradcore.nn.DistributedDataParallel`; with one
+    process it exchanges nothing): ``step(xb, yb) -> (loss, number correct)`` as tensors (no
+    host read inside, so ``gc.compile`` can trace it)."""
+    def step(xb, yb):
+        opt.zero_grad()
+        logits = ddp(xb)
+        loss = nn.functional.cross_entropy(logits, yb)
+        loss.backward()
+        ddp.step(opt)  # average the gradients over the ranks, then step
+        return loss, (logits.argmax(axis=1) == yb).sum()
+    return step
+
+
+def _one_epoch(cfg, ddp, step, sampler, train, epoch, x_te, y_te, device, log, rank):
     loader = DataLoader(*sampler.shard(*train), batch_size=cfg.batch_size, device=device)
     bar = _progress(cfg, loader.num_samples, epoch) if rank == 0 else None
     ddp.train()
     seen, loss_sum, correct = 0, 0.0, 0
     started = time.perf_counter()
     for xb, yb in loader:
-        opt.zero_grad()
-        logits = ddp(xb)
-        loss = nn.functional.cross_entropy(logits, yb)
-        loss.backward()
-        ddp.step(opt)  # average the gradients over the ranks, then step
+        loss, right = step(xb, yb)
         n = len(yb)
         seen += n
         loss_sum += loss.item() * n
-        correct += int((logits.argmax(axis=1) == yb).sum().item())
+        correct += int(right.item())
         if bar is not None:
             bar.update(n)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}",

@@ -18,6 +18,7 @@ LAYER = {  # first component under gradcore -> rank; a module may import equal o
     "ops": 3, "interop": 3,
     "distributed": 3,
     "nn": 4, "optim": 4, "data": 4, "utils": 4, "io": 4, "files": 4, "safetensors_format": 4, "viz": 4,
+    "compile": 4,
     "train": 5, "bench": 5,
     "cli": 6, "__main__": 6, "__init__": 7,
 }

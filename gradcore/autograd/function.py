@@ -29,6 +29,7 @@ import weakref
 
 import numpy
 
+from gradcore import tracing
 from gradcore.autograd.mode import STATE
 from gradcore.backend import OutOfMemoryError, array_module, device_of, out_of_memory
 from gradcore.creation import as_tensor
@@ -138,6 +139,8 @@ class Function:
                 inputs, xs = self.promote(inputs, device, record)
             elif foreign:
                 inputs, xs = _constants(inputs, device, record)
+        if state.special and state.tracing:  # gc.compile records what forward computes
+            xs = [tracing.watch(x) for x in xs]
 
         try:
             ys = self.forward(*xs)

@@ -28,13 +28,16 @@ class _State(threading.local):
     # write a leaf's gradient straight into the buffer the leaf offers (Tensor._grad_buffer).
     into_leaves = False
     anomaly = os.environ.get("GRADCORE_DETECT_ANOMALY", "") not in ("", "0")
-    # forward_ad or anomaly: the one flag an op reads on its fast path (per-thread reads cost)
+    # True while gc.compile traces on this thread with a tracer that watches Function inputs
+    tracing = False
+    # forward_ad, anomaly or tracing: the one flag an op reads on its fast path (per-thread
+    # reads cost)
     special = anomaly
 
     def set(self, flag, value):
         """Set ``flag`` for this thread (and keep ``special`` in step)."""
         setattr(self, flag, value)
-        self.special = bool(self.forward_ad) or self.anomaly
+        self.special = bool(self.forward_ad) or self.anomaly or self.tracing
 
 
 STATE = _State()

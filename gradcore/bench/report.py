@@ -116,7 +116,9 @@ def cases(device, quick, with_gpu=False, smoke=False):
     speedup at one size. ``smoke``: the same cases on tiny sizes (see ``SMOKE``).
     """
     gpu = device != "cpu"
-    engines = ("gradcore", "torch") if gpu else W.ENGINES  # hand-written NumPy: CPU only
+    # hand-written NumPy and (until the CUDA capture layer lands) compiled rows: CPU only
+    compiled = ("gradcore", "torch") if gpu else W.ENGINES
+    engines = tuple(e for e in compiled if e != "compiled")
     if quick and with_gpu:
         mlps, sizes_mb, rest = ([MLP_SMALL, MLP_LARGE, MLP_HUGE], (64,), True) if gpu else ([MLP_SMALL], (), False)
     elif quick:
@@ -132,12 +134,12 @@ def cases(device, quick, with_gpu=False, smoke=False):
         label = f"{'-'.join(map(str, sizes))} b{batch}"
         cpu_huge = not gpu and (sizes, batch) == MLP_HUGE
         out.append(("mlp_step", label, "mlp_step", dict(sizes=sizes, batch=batch),
-                    ("gradcore",) if cpu_huge else engines))
+                    ("gradcore",) if cpu_huge else compiled))
         if rest:
             out.append(("mlp_gemms", label, "mlp_gemms", dict(sizes=sizes, batch=batch), ("gradcore",)))
     if not rest:
         return out
-    out.append(("chain100", "100 ops, 4x4", "chain", dict(n_ops=100), engines))
+    out.append(("chain100", "100 ops, 4x4", "chain", dict(n_ops=100), compiled))
     for mb in sizes_mb:
         for name, factory in _KERNELS:
             out.append((name, f"{mb / 256 if smoke else mb:g} MB", factory,
@@ -234,6 +236,9 @@ def _derive(rows):
         t = r["median_s"]
         g = t.get("gradcore")
         r["ratios"] = {f"gradcore/{e}": g / v for e, v in t.items() if e != "gradcore" and g and v}
+        c = t.get("compiled")
+        r["ratios"].update({f"compiled/{e}": c / v for e, v in t.items()
+                            if e in ("gradcore", "numpy", "torch") and c and v})
         nbytes = r["info"].get("bytes")
         if nbytes:
             r["gbps"] = {e: nbytes / v / 1e9 for e, v in t.items()}
@@ -253,7 +258,8 @@ def _derive(rows):
 
 def _table(rows):
     head = ("| device | case | size | gradcore ms | numpy ms | torch ms | gc/numpy | gc/torch "
-            "| GB/s (gc) | % of copy | step/GEMMs | GPU speedup |")
+            "| GB/s (gc) | % of copy | step/GEMMs | GPU speedup | compiled ms | compiled/numpy "
+            "| compiled/gc |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
     for r in rows:
@@ -266,7 +272,10 @@ def _table(rows):
             fmt(r["ratios"].get("gradcore/numpy"), ".2f"), fmt(r["ratios"].get("gradcore/torch"), ".2f"),
             fmt(r.get("gbps", {}).get("gradcore"), ".1f"),
             fmt(r.get("fraction_of_copy") and 100 * r["fraction_of_copy"], ".0f"),
-            fmt(r.get("step_over_gemms"), ".2f"), fmt(r.get("gpu_speedup"), ".1f")]) + " |")
+            fmt(r.get("step_over_gemms"), ".2f"), fmt(r.get("gpu_speedup"), ".1f"),
+            fmt(t.get("compiled") and t["compiled"] * 1e3, ".3f"),
+            fmt(r["ratios"].get("compiled/numpy"), ".2f"),
+            fmt(r["ratios"].get("compiled/gradcore"), ".2f")]) + " |")
     return "\n".join(lines)
 
 
@@ -310,7 +319,7 @@ def _chart(rows, path):
     labels, values, colors = [], [], []
     for r in rows:
         for key, v in r["ratios"].items():
-            labels.append(f"{r['device']} {r['case']} {r['params']} vs {key.split('/')[1]}")
+            labels.append(f"{r['device']} {r['case']} {r['params']} {key}")
             values.append(v)
             colors.append("tab:blue" if key.endswith("numpy") else "tab:orange")
     speed = [r for r in rows if "gpu_speedup" in r]

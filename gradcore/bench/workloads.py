@@ -1,5 +1,6 @@
-"""Benchmark workloads, each for several engines: gradcore, hand-written NumPy (CPU) and PyTorch
-(when it happens to be installed; never a dependency).
+"""Benchmark workloads, each for several engines: gradcore, gradcore under ``gc.compile``
+("compiled": the MLP step and the op chain, traced once and replayed), hand-written NumPy (CPU)
+and PyTorch (when it happens to be installed; never a dependency).
 
 A workload factory returns ``(step, info)``: ``step()`` runs one iteration (leaving GPU work
 queued: the timer synchronizes) and ``info`` holds what reports need (bytes moved, FLOPs).
@@ -16,7 +17,8 @@ from gradcore.kernels import reduction as KR
 __all__ = ["Unavailable", "ENGINES", "match_torch_precision", "mlp_step", "mlp_gemms", "chain", "activation_backward",
            "bias_act", "softmax_xent", "bias_grad", "optimizer_step", "copy", "matmul"]
 
-ENGINES = ("gradcore", "numpy", "torch")
+ENGINES = ("gradcore", "compiled", "numpy", "torch")
+COMPILED = ("mlp_step", "chain")  # the workloads with a compiled engine
 
 
 class Unavailable(Exception):
@@ -62,16 +64,19 @@ def mlp_step(engine, device, sizes, batch, lr=0.01, momentum=0.9):
     y = numpy.random.default_rng(2).integers(0, sizes[-1], batch)
     flops = 6 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     info = {"flops": flops}
-    if engine == "gradcore":
+    if engine in ("gradcore", "compiled"):
         gc.manual_seed(0)
         net = gc.nn.MLP(sizes, device=device)
         opt = gc.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
         xt, yt = gc.tensor(x, device=device), gc.tensor(y, device=device)
 
-        def step():
+        def step(xt=xt, yt=yt):
             opt.zero_grad()
             gc.nn.functional.cross_entropy(net(xt), yt).backward()
             opt.step()
+        if engine == "compiled":
+            compiled = gc.compile(step)
+            return (lambda: compiled(xt, yt)), info
         return step, info
     if engine == "numpy":
         _numpy_only(device)
@@ -177,16 +182,21 @@ def chain(engine, device, n_ops=100, shape=(4, 4)):
     x0 = numpy.ones(shape, numpy.float32)
     if engine == "gradcore":
         return _chain_step(lambda: gc.tensor(x0, device=device, requires_grad=True), n_ops), {}
+    if engine == "compiled":  # the same step with its leaf as the input: x.grad is returned
+        body = _chain_step(None, n_ops, leaf_arg=True)
+        compiled, x = gc.compile(body), gc.tensor(x0, device=device, requires_grad=True)
+        return (lambda: compiled(x)), {}
     if engine == "numpy":
         raise Unavailable("NumPy has no autodiff")
     torch, dev = _torch(device)
     return _chain_step(lambda: torch.tensor(x0, device=dev, requires_grad=True), n_ops), {}
 
 
-def _chain_step(leaf, n_ops):
-    """The same Python for both engines: only the leaf tensor's constructor differs."""
-    def step():
-        y = x = leaf()
+def _chain_step(leaf, n_ops, leaf_arg=False):
+    """The same Python for all engines: only the leaf tensor's constructor differs (or the leaf
+    is the argument, for gc.compile)."""
+    def step(x=None):
+        y = x = x if leaf_arg else leaf()
         for _ in range(n_ops // 4):
             y = (y * 1.01 + 0.5).tanh() - 0.1
         y.sum().backward()

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import importlib.resources
 import pathlib
+import threading
 
 import numpy as np
 
@@ -31,6 +32,7 @@ __all__ = [
     "acc_dtype",
     "activation",
     "cupy_kernel",
+    "empty",
     "is_cpu",
     "load_source",
     "loss",
@@ -172,7 +174,23 @@ def target(out, shape, dtype):
             raise ValueError(f"out must be a NumPy array of shape {tuple(shape)}")
         if out.dtype == acc:
             return out
-    return np.empty(shape, acc)
+    alloc = HOOKS.empty  # empty(shape, acc), inlined: this is on every twin's path
+    return np.empty(shape, acc) if alloc is None else alloc(shape, acc)
+
+
+class _Hooks(threading.local):
+    # gc.compile's CPU tracer allocates the twins' buffers while it traces on this thread, so
+    # that it sees the work done on them (see gradcore.compile.traced)
+    empty = None
+
+
+HOOKS = _Hooks()
+
+
+def empty(shape, dtype):
+    """``np.empty(shape, dtype)`` for a twin's result buffer (or the tracer's, while tracing)."""
+    alloc = HOOKS.empty
+    return np.empty(shape, dtype) if alloc is None else alloc(shape, dtype)
 
 
 def with_out(out):

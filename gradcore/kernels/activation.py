@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from gradcore.kernels import (
-    Elementwise, acc_dtype, cupy_kernel, deliver, float_dtype, is_cpu, target, with_out,
+    Elementwise, acc_dtype, cupy_kernel, deliver, empty, float_dtype, is_cpu, target, with_out,
 )
 from gradcore.kernels import smooth as _smooth
 from gradcore.kernels.reduction import sum_rows
@@ -362,7 +362,7 @@ def softplus_backward(x, gy, out=None):
     if not is_cpu(x):
         return cupy_kernel(_SOFTPLUS_BACKWARD)(x, gy, *with_out(out))
     acc = acc_dtype(dtype)
-    s = np.empty(x.shape, acc)
+    s = empty(x.shape, acc)
     _smooth.sigmoid_into(x.astype(acc, copy=False), 0.0, s)
     buf = target(out, np.broadcast_shapes(x.shape, gy.shape), dtype)
     np.multiply(gy.astype(acc, copy=False), s, out=buf)
@@ -416,7 +416,7 @@ def bias_act(z, b, act, slope=0.01, out=None, pre=None):
     acc = acc_dtype(dtype)
     z_acc, b_acc = z.astype(acc, copy=False), b.astype(acc, copy=False)
     if keeps:
-        s = np.empty(z.shape, dtype) if pre is None else pre
+        s = empty(z.shape, dtype) if pre is None else pre  # the tracer sees it (gc.compile)
         np.add(z_acc, b_acc, out=s, casting="same_kind")  # rounded to dtype, as the kernel's s
         buf = target(out, z.shape, dtype)
         row.twin(s.astype(acc, copy=False), float(slope), buf)

@@ -159,7 +159,8 @@ def _forward_gpu(logits, labels, reduction, acc, n, c):
 
 def _scale(gloss, reduction, n, xp, dtype):
     """(g, scale) with g * scale the factor of row i: gloss/N, gloss, or gloss[i]."""
-    g = xp.asarray(gloss, dtype=dtype)
+    # astype, not asarray: asarray would hand gc.compile's tracer a plain view (a frozen gloss)
+    g = gloss.astype(dtype, copy=False) if hasattr(gloss, "astype") else xp.asarray(gloss, dtype)
     if reduction == "none":
         if g.shape != (n,):
             raise ValueError(f"cross_entropy: gloss must have shape ({n},) for reduction='none'")

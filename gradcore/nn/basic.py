@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from gradcore import backend, checks
+from gradcore import backend, checks, tracing
 from gradcore.creation import empty
 from gradcore.nn import init
 from gradcore.nn.module import Module
@@ -97,9 +97,15 @@ def dropout(x, p=0.5, training=True, generator=None):
         raise TypeError(f"dropout: input must be floating point, got {x.dtype} (shape {x.shape})")
     if p == 1:
         return x * 0.0  # every element dropped (PyTorch returns zeros too, not NaN from 0/0)
-    keep = backend.numpy_generator(generator, "dropout").random(x.shape) >= p
-    mask = (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+    mask = tracing.host_call(_dropout_mask, x.shape, p, x.dtype, generator)  # new draws at each replay
     return x * Tensor(backend.to_device(mask, x.device), device=x.device)
+
+
+def _dropout_mask(shape, p, dtype, generator):
+    """Keep (scaled by 1 / (1 - p)) with probability 1 - p, from ``generator`` (None: the
+    global one)."""
+    keep = backend.numpy_generator(generator, "dropout").random(shape) >= p
+    return (keep * (1.0 / (1.0 - p))).astype(dtype)
 
 
 class Dropout(Module):

@@ -9,7 +9,7 @@ parameter, as PyTorch's do, and :meth:`runs` gives them the stretches of the buf
 """
 from __future__ import annotations
 
-from gradcore import backend
+from gradcore import backend, tracing
 from gradcore.tensor import Tensor
 
 __all__ = ["FlatParameters", "pack_parameters"]
@@ -69,6 +69,8 @@ class FlatParameters:
 
     def has_grad(self):
         """For each parameter: does it have a gradient (``.grad`` not None)?"""
+        if tracing.STATE.grads is not None:  # gc.compile: the caller branches on these
+            tracing.note_grads(self.params)
         return [p.grad is not None for p in self.params]
 
     def runs(self, keys):
@@ -101,7 +103,7 @@ class FlatParameters:
         no copy when an op already wrote it there (see Tensor._grad_buffer)."""
         p, (_, g) = self.params[slot], self._views[slot]
         if gx is not g.array:
-            g.device.xp.copyto(g.array, gx, casting="same_kind")
+            g.device.xp.copyto(tracing.watch(g.array), gx, casting="same_kind")
         g._version += 1
         p.grad = g
 
@@ -135,11 +137,13 @@ class FlatParameters:
     def zero_grad(self, set_to_none=True):
         """Reset the gradients: to None (the next backward copies into the views, no fill), or
         with ``set_to_none=False`` to zeros with one fill of the flat buffer."""
+        if tracing.STATE.grads is not None:
+            tracing.note_grads(self.params, reads=False)
         if set_to_none:
             for p in self.params:
                 p.grad = None
             return
-        self.grad.fill(0)
+        tracing.watch(self.grad).fill(0)
         for p, (_, g) in zip(self.params, self._views):
             g._version += 1
             p.grad = g

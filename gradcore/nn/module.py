@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, tracing
 from gradcore.autograd.mode import no_grad
 from gradcore.interop.dlpack import from_dlpack
 from gradcore.nn.parameter import Parameter
@@ -147,7 +147,10 @@ class Module:
         """Reset every parameter's gradient: to None (default, as PyTorch) or, with
         ``set_to_none=False``, to zeros (one fill per flat buffer)."""
         packs = {}
-        for p in self.parameters():
+        params = list(self.parameters())
+        if tracing.STATE.grads is not None:  # gc.compile: None is set without a look
+            tracing.note_grads([p for p in params if p._pack is None], reads=not set_to_none)
+        for p in params:
             if p._pack is not None:
                 packs[id(p._pack)] = p._pack
             elif p.grad is not None:

@@ -13,7 +13,7 @@ import contextlib
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, tracing
 from gradcore import distributed as dist
 from gradcore.nn.flat import pack_parameters
 from gradcore.nn.module import Module
@@ -110,6 +110,11 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_unsynced", None)
         if dist.get_world_size() == 1:
             return
+        # under gc.compile the exchange is host work that each replay must redo (like the
+        # optimizer step): a traced copy of it would replay last step's average
+        tracing.host_call(self._all_reduce_gradients)
+
+    def _all_reduce_gradients(self):
         params = list(self.module.parameters())
         own = {id(p) for p in params}
         packs, loose = {}, []

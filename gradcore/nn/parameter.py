@@ -1,6 +1,7 @@
 """``Parameter``: a Tensor that a Module registers as trainable."""
 from __future__ import annotations
 
+from gradcore import tracing
 from gradcore.creation import as_tensor
 from gradcore.tensor import Tensor
 
@@ -28,6 +29,8 @@ class Parameter(Tensor):
         self.requires_grad_(requires_grad)
 
     def _grad_buffer(self):
+        if tracing.STATE.grads is not None:  # gc.compile: the branch depends on .grad
+            tracing.note_grads((self,))
         pack = self._pack
         if self.grad is None and pack is not None:
             return pack.grad_view(self._slot)
@@ -36,6 +39,8 @@ class Parameter(Tensor):
     def _accumulate_grad(self, gx, create_graph):
         # After zero_grad(set_to_none=True) a packed parameter's first gradient is copied
         # straight into its view of the flat buffer: one pass, where fill + add would be three.
+        if tracing.STATE.grads is not None:  # gc.compile: the branch depends on .grad
+            tracing.note_grads((self,))
         pack = self._pack
         if self.grad is None and pack is not None and not create_graph and gx.shape == self.shape:
             pack.store_grad(self._slot, gx.array)

@@ -9,6 +9,7 @@ import math
 
 import numpy
 
+from gradcore import tracing
 from gradcore.autograd.mode import no_grad
 from gradcore.ops.join import concatenate
 from gradcore.ops.shape import reshape
@@ -64,10 +65,19 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be positive (or inf), got {norm_type}")
-    segments, grads = _grad_segments(params)
-    if not grads:
+    tracing.note_grads(params)
+    if all(p.grad is None for p in params):
         return Tensor(0.0)
-    device, dtype = grads[0].device, grads[0].dtype
+    device = next(p.grad.device for p in params if p.grad is not None)
+    # a host call: under gc.compile the norm is measured and applied again at every replay
+    total = tracing.host_call(_clip_norm, params, max_norm, norm_type, error_if_nonfinite)
+    return Tensor(total, device=device)
+
+
+def _clip_norm(params, max_norm, norm_type, error_if_nonfinite):
+    """The body of :func:`clip_grad_norm_` on the host: the total norm as a 0-d array."""
+    segments, grads = _grad_segments(params)
+    dtype = grads[0].dtype
     # NOTE: one host read per segment; partial results combine on the host in float64.
     # float16 is widened first: its squares overflow past |g| = 256 (an inf norm would zero
     # every gradient); the sums accumulate in float64.
@@ -86,7 +96,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                 s *= s.dtype.type(coef)
             for g in grads:
                 g._version += 1
-    return Tensor(total, dtype=dtype, device=device)
+    return numpy.asarray(total, dtype=dtype)
 
 
 def clip_grad_value_(parameters, clip_value):
@@ -101,6 +111,11 @@ def clip_grad_value_(parameters, clip_value):
     v = float(clip_value)
     if not v >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
+    tracing.note_grads(params)
+    tracing.host_call(_clip_value, params, v)  # under gc.compile: again at every replay
+
+
+def _clip_value(params, v):
     segments, grads = _grad_segments(params)
     for s in segments:
         s.clip(-v, v, out=s)

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from gradcore import checks
+from gradcore import checks, tracing
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
 from gradcore.ops.math import where
@@ -49,7 +49,8 @@ class DiagonalEmbed(Function):
         xp = array_module(y)
         a1, a2 = self.axis1, self.axis2
         rest = [n for i, n in enumerate(self.shape) if i not in (a1, a2)]
-        out = xp.zeros(tuple(rest) + (self.shape[a1], self.shape[a2]), dtype=y.dtype)
+        out = tracing.created(xp.zeros(tuple(rest) + (self.shape[a1], self.shape[a2]),
+                                       dtype=y.dtype))  # gc.compile replays the writes below
         rows, cols = _diag_index(self.offset, self.shape[a1], self.shape[a2])
         out[..., xp.asarray(list(rows), dtype="int64"), xp.asarray(list(cols), dtype="int64")] = y
         # the two matrix axes were put last: move them back where they came from

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import checks
+from gradcore import checks, tracing
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module, to_device
 from gradcore.creation import as_tensor
@@ -56,7 +56,7 @@ class ScatterAdd(Function):
 
     def forward(self, gy):
         xp = array_module(gy)
-        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        gx = tracing.created(xp.zeros(self.shape, dtype=gy.dtype))  # zeros again at each replay
         if _is_advanced(self.key):
             if hasattr(xp.add, "at"):
                 xp.add.at(gx, self.key, gy)

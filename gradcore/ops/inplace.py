@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy
 
+from gradcore import tracing
 from gradcore.autograd.function import Function, tangent_of
 from gradcore.autograd.mode import STATE, no_grad
 from gradcore.backend import array_module
@@ -50,7 +51,8 @@ def update(x, name, op, fast, *args):
                 y = op(x, *args)
             _write(x, name, y.array)
         else:
-            fast(x.array, *arrays, out=x.array, casting="same_kind")
+            xa = x.array if tracing.STATE.tracer is None else tracing.watch(x.array)
+            fast(xa, *arrays, out=xa, casting="same_kind")
     except (ValueError, TypeError) as e:
         raise _shape_or_dtype_error(x, name, args, e) from e
     x._vc[0] += 1
@@ -100,7 +102,7 @@ def _record(x, name, op, args):
 
 def _write(x, name, array):
     if getattr(x.array.flags, "writeable", True):
-        x.device.xp.copyto(x.array, array, casting="same_kind")
+        x.device.xp.copyto(tracing.watch(x.array), array, casting="same_kind")
     else:
         raise ValueError(f"{name}: the tensor (shape {x.shape}) is a read-only view (from "
                          "broadcast_to); copy it first")
@@ -168,7 +170,8 @@ class Copy(Function):
     def forward(self, x, src):
         self.shape = getattr(src, "shape", ())
         xp = array_module(x)
-        return xp.broadcast_to(xp.asarray(src, dtype=x.dtype), x.shape).copy()
+        # broadcast, then cast: asarray(src) would hide src from gc.compile's tracer
+        return xp.broadcast_to(src, x.shape).astype(x.dtype)
 
     def backward(self, gy):
         return None, sum_to(gy, self.shape)
@@ -222,7 +225,7 @@ def setitem(x, key, value):
         return _record(x, "__setitem__", lambda a, v: SetItem(key)(a, v), (value,))
     v = _operand(x, "__setitem__", value)
     try:
-        x.array[key] = v
+        tracing.watch(x.array)[key] = v
     except (ValueError, TypeError) as e:
         raise _shape_or_dtype_error(x, "__setitem__", (value,), e) from e
     x._vc[0] += 1

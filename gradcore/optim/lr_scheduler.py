@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from gradcore import tracing
 from gradcore.optim.hyperparameters import positive_int, real
 from gradcore.optim.optimizer import Optimizer
 
@@ -46,7 +47,11 @@ class LRScheduler:
             group["lr"] = self.lr_at(base, self.last_step)
 
     def step(self):
-        """Advance the schedule by one unit and set the new learning rates."""
+        """Advance the schedule by one unit and set the new learning rates (under
+        ``gc.compile`` a host call, so a replayed step advances it too)."""
+        tracing.host_call(self._advance)
+
+    def _advance(self):
         self.last_step += 1
         self._apply()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, tracing
 from gradcore.kernels import optim as K
 from gradcore.nn.flat import pack_parameters
 from gradcore.optim.hyperparameters import real
@@ -89,6 +89,14 @@ class Optimizer:
     def step(self):
         """Update every parameter that has a ``.grad`` (one fused kernel per flat buffer when
         all have one); a parameter whose ``.grad`` is None and its state are left alone."""
+        # Under gc.compile the step is a host call: it runs again at every replay, so learning
+        # rates, step counts and bias corrections stay live. Which parameters have a gradient
+        # is decided here, at trace time: a replay's .grad state is that of the trace.
+        active = [pack.has_grad() for group in self.param_groups for pack in group["_packs"]]
+        tracing.host_call(self._step, active)
+
+    def _step(self, active):
+        """:meth:`step` with ``active[i]``: which parameters of pack i have a gradient."""
         # Hyperparameters first, so a bad value fails before any update. A schedule or user code
         # may have set one since the last step: check again the groups where a value changed.
         for k, group in enumerate(self.param_groups):
@@ -100,9 +108,10 @@ class Optimizer:
         for pack in self._packs():
             if not pack.intact():  # .array or .grad was rebound by user code
                 pack.sync()
+        flags = iter(active)
         for group in self.param_groups:
             for pack in group["_packs"]:
-                active = pack.has_grad()
+                active = next(flags)
                 if not any(active):
                     continue
                 state = self._state_for(pack, group)

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from gradcore.bench import report
+from gradcore.bench import workloads as W
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def test_reports_of_a_gpu_run(rows, tmp_path):
     assert "- gpu: NVIDIA H100" in text and "- nvidia_driver: 580.00" in text
     line = next(x for x in text.splitlines() if x.startswith("| cuda | mlp_step"))
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[3:5] == ["0.400", ""] and cells[7] == "0.80" and cells[-1] == "55.0"
+    assert cells[3:5] == ["0.400", ""] and cells[7] == "0.80" and cells[11] == "55.0"
     assert "| cuda | sigmoid_backward | 64 MB |" in text and "| 50 |" in text
     saved = json.load(open(js))
     assert saved["environment"]["gpu"] == "NVIDIA H100" and len(saved["results"]) == len(rows)
@@ -80,7 +81,7 @@ def test_a_gpu_run_measures_every_gpu_size_on_the_cpu_too():
 def test_a_quick_gpu_run_keeps_the_cpu_to_the_speedup_case():
     gpu = {(c[0], c[1]) for c in report.cases("cuda", quick=True, with_gpu=True)}
     cpu = [(c[0], c[1], c[4]) for c in report.cases("cpu", quick=True, with_gpu=True)]
-    assert cpu == [("mlp_step", "784-1024-1024-10 b256", ("gradcore", "numpy", "torch"))]
+    assert cpu == [("mlp_step", "784-1024-1024-10 b256", ("gradcore", "compiled", "numpy", "torch"))]
     assert ("mlp_step", "784-1024-1024-10 b256") in gpu  # so it has its GPU-over-CPU speedup
     assert {p for c, p in gpu if c == "mlp_step"} == {"784-1024-1024-10 b256", "784-4096-4096-4096-10 b1024",
                                                         "784-4096-4096-4096-10 b8192"}
@@ -126,3 +127,8 @@ def test_each_engine_runs_in_a_process_of_its_own(tmp_path):
     pids = {e: {r["median_s"][e] for r in rows} for e in ("gradcore", "numpy", "torch")}
     assert len(rows) == 3 and all(len(p) == 1 for p in pids.values())
     assert len(set.union(*pids.values())) == 3
+
+
+def test_compiled_rows_only_where_a_compiled_engine_exists():
+    for c in report.cases("cpu", quick=False):
+        assert ("compiled" in c[4]) == (c[2] in W.COMPILED), c
