@@ -1,6 +1,7 @@
 """The safety net of gc.compile on the CPU: compiled equals eager, bit for bit, for every layer,
 loss and optimizer, over many steps with a new batch each step. A computation the tracer did not
 see would be frozen at its trace-time value and show here."""
+import numpy as np
 import pytest
 
 import gradcore as gc
@@ -261,3 +262,24 @@ def test_loss_terms_l2_penalty_and_a_scaled_loss():
             return loss
         return model, opt, step, xs, ys, extras
     assert_same(setup, 30)
+
+
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_erf_family_replays_values_the_trace_did_not_see(name):
+    # the erf twin gathered |x| > 4 by a value-dependent mask and read its input through
+    # np.asarray: a replay then reused the trace's values (and would change shape)
+    f = gc.nn.functional.gelu if name == "gelu" else gc.erf
+    w = gc.tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+
+    def step(x):
+        y = f(x * w).sum()
+        y.backward()
+        g, w.grad = w.grad, None
+        return y, g
+
+    compiled = gc.compile(step)
+    for scale in (0.5, 3.0, 10.0):  # traced at 0.5: no element beyond |x| = 4
+        x = gc.tensor(np.random.default_rng(int(scale)).standard_normal(6) * scale)
+        (y0, g0), (y1, g1) = step(x), compiled(x)
+        np.testing.assert_array_equal(y1.numpy(), y0.numpy())
+        np.testing.assert_array_equal(g1.numpy(), g0.numpy())
