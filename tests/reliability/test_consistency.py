@@ -137,8 +137,10 @@ def test_optimizer_step_with_a_wrong_shaped_grad_or_data_changes_nothing(groups,
     last = list(model.parameters())[-1]
     snap = _snapshot(model, opt)
     good = getattr(last, what)
-    if what == "grad":
-        last.grad = gc.ones(1)  # would broadcast silently into the (3,) gradient view
+    if what == "grad":  # would broadcast silently into the (3,) gradient view
+        with pytest.raises(RuntimeError, match=r"grad: assigned grad has shape \(1,\)"):
+            last.grad = gc.ones(1)  # refused at the assignment now, as in PyTorch
+        last._grad = gc.ones(1)  # past the setter: the step's own check still holds
         pattern = r"the \.grad of a parameter of shape \(3,\) was set to a tensor of shape \(1,\)"
     else:
         last.array = np.ones((3, 1), np.float32)
