@@ -17,7 +17,7 @@ LAYER = {  # first component under gradcore -> rank; a module may import equal o
     "ops": 3,
     "distributed": 3,
     "nn": 4, "optim": 4, "data": 4, "io": 4, "files": 4, "viz": 4,
-    "train": 5, "bench": 5,
+    "train": 5, "bench": 5, "compile": 5,
     "cli": 6, "__main__": 6, "__init__": 7,
 }
 ALLOWED = {("tensor", "ops")}

@@ -187,9 +187,17 @@ def _launch(fn, *args, **kwargs):
     """One launch on the stream: run ``fn`` (on NumPy arrays) now, and during a capture keep it
     as a node of the graph (hostcupy/graph.py)."""
     _dev.launch()
-    result = fn(*args, **kwargs)
+    result = _as_arrays(fn(*args, **kwargs))  # a node writes into buffers, never into scalars
     graph.record(fn, args, kwargs, result)
     return result
+
+
+def _as_arrays(x):
+    if isinstance(x, np.generic):  # CuPy reductions return 0-d arrays, not scalars
+        return np.asarray(x)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_as_arrays(v) for v in x)
+    return x
 
 
 def _wrap(x):

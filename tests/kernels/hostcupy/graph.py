@@ -9,7 +9,7 @@ What a capture does on a GPU, and how it is modelled here:
   shape), records it as a *node* (the call, with the arrays it touched held as device
   addresses: owner buffer + offset, shape, strides), and at ``end_capture`` puts every buffer
   that existed before the capture back as it was and fills every buffer allocated during it with
-  garbage (``0xA5`` bytes). So a caller that forgets to launch the graph, or that launches a
+  garbage (``0xFF`` bytes: NaN for floats, -1 for integers). So a caller that forgets to launch the graph, or that launches a
   segment twice, sees it, as on a GPU.
 * **A node holds addresses, not references.** If a buffer a node touches is freed before a
   launch, ``Graph.launch`` raises (on a GPU: a use-after-free, ``cudaErrorIllegalAddress`` or
@@ -21,7 +21,8 @@ What a capture does on a GPU, and how it is modelled here:
   ``cudaErrorStreamCaptureUnsupported`` and invalidates the capture (``end_capture`` then raises
   ``cudaErrorStreamCaptureInvalidated``), and a host-to-device copy raises CuPy's "H2D transfers
   are disallowed" (cupy/cuda/memory.pyx). cuBLAS through CuPy raises as CuPy 14 does: its
-  binding calls ``setStream``, which refuses a capturing stream (``hostcupy.cublas``).
+  binding calls ``setStream``, which refuses a capturing stream (``hostcupy.cublas``); cuSOLVER
+  too. CuPy's refusals are Python checks made before any CUDA call: the capture stays valid.
 * **Scalars are frozen.** A node keeps the Python scalars it was called with, as a kernel node
   keeps its parameters: a learning rate passed as a float is baked into the graph.
 
@@ -55,19 +56,20 @@ def capturing():
     return None if cap is None else cap.stream
 
 
-def refuse(error, message):
-    """Raise ``error(message)`` during a capture (and invalidate it, as CUDA does for an illegal
-    call); a no-op otherwise."""
+def refuse(error, message, invalidate=False):
+    """Raise ``error(message)`` during a capture; a no-op otherwise. CuPy's own refusals are
+    checks in Python that leave the capture valid; an illegal CUDA call invalidates it."""
     cap = _state["capture"]
     if cap is not None:
-        cap.invalid = cap.invalid or message
+        if invalidate:
+            cap.invalid = cap.invalid or message
         raise error(message)
 
 
 def unsupported(why):
     """What a synchronous CUDA call during capture raises."""
     refuse(CUDARuntimeError, "cudaErrorStreamCaptureUnsupported: operation not permitted when "
-                             f"stream is capturing (hostcupy: {why})")
+                             f"stream is capturing (hostcupy: {why})", invalidate=True)
 
 
 # ---- device addresses --------------------------------------------------------------------------
@@ -225,7 +227,7 @@ class Stream:
         for ref in cap.new:  # and what was allocated holds garbage
             base = ref()
             if base is not None:
-                (base if base.flags.c_contiguous else base.T).reshape(-1).view(np.uint8).fill(0xA5)
+                (base if base.flags.c_contiguous else base.T).reshape(-1).view(np.uint8).fill(0xFF)
         if cap.invalid:
             raise CUDARuntimeError("cudaErrorStreamCaptureInvalidated: operation failed due to a "
                                    f"previous error during capture ({cap.invalid})")
