@@ -37,6 +37,8 @@ def trace(fn, static_args, kwargs):
     dev = _cuda_device(static_args)
     capture = Capture(dev.xp, dev.index)
     tracer = CudaTracer(dev, capture)
+    caller = dev.xp.cuda.get_current_stream()
+    _join(capture.stream, caller)  # the inputs were written on the caller's stream
     with dev.use(), capture.stream, tracing.tracing(tracer):
         capture.begin()
         try:
@@ -51,17 +53,26 @@ def trace(fn, static_args, kwargs):
                            "docs/concepts/cuda-graphs.md for what a capture cannot contain)")
             raise
         tracer.schedule.append(capture.end())
-    return Replay(capture, tracer.schedule, outputs, static_args)
+    _join(caller, capture.stream)  # the caller reads the outputs on its stream
+    return Replay(capture, tracer.schedule, outputs, static_args, fn)
+
+
+def _join(waiter, stream):
+    """Make ``waiter`` wait, on the device, for the work queued on ``stream`` so far. The capture
+    stream is non-blocking, so the legacy default stream does not order it with anything."""
+    waiter.wait_event(stream.record())
 
 
 class Replay:
     """The recorded work of one trace: ``replay()`` runs it again; ``outputs`` is what the
     traced function returned (its arrays are rewritten in place by each replay)."""
 
-    def __init__(self, capture, schedule, outputs, static_args):
+    def __init__(self, capture, schedule, outputs, static_args, fn):
         self._capture = capture  # holds the stream, the private memory pool and the cuBLAS handle
         self._schedule = schedule
-        self._static_args = static_args  # the graphs read these arrays' addresses
+        # The graphs hold raw addresses of arrays made before the trace too: the inputs, and
+        # through fn's closure the model's parameters and the optimizer's state. Keep them alive.
+        self._static_args, self._fn = static_args, fn
         self.outputs = outputs
 
     @property
@@ -71,12 +82,15 @@ class Replay:
 
     def __call__(self):
         stream = self._capture.stream
+        caller = self._capture.cupy.cuda.get_current_stream()
+        _join(stream, caller)  # after the copies into the static inputs
         with stream:
             for item in self._schedule:
                 if isinstance(item, _HostCall):
                     item.run()
                 else:
                     item.launch(stream)
+        _join(caller, stream)  # before anything the caller does with the outputs
 
 
 class _HostCall:

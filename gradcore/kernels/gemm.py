@@ -1,5 +1,5 @@
 """The one GEMM path: every matrix product of the ops (matmul, linear, the fused Linear family,
-their backward and jvp) calls :func:`matmul` here; its NumPy twin is ``numpy.matmul``.
+their backward and jvp) calls ``matmul`` here; its NumPy twin is ``numpy.matmul``.
 
 Outside a CUDA-graph capture it is ``xp.matmul`` (NumPy, or CuPy's cuBLAS path). During a
 capture (``gc.compile`` on a GPU) CuPy cannot do it: in CuPy 14 every cuBLAS routine of its
@@ -7,8 +7,8 @@ binding first calls ``setStream(handle, current stream)``, and ``setStream`` rai
 ``NotImplementedError`` when that stream is capturing (cupy_backends/cuda/libs/cublas.pyx,
 ``setStream``; tracked in cupy issue 6290). So the capture layer (gradcore/compile/cuda_capture.py)
 binds a cuBLAS handle of its own to the capture stream *before* the capture begins and sets
-:data:`CAPTURE`\\ ``.gemm`` to a :class:`CapturedGemm`, which calls the routines without
-``setStream``; :func:`matmul` then goes there.
+``CAPTURE.gemm`` to a ``CapturedGemm``, which calls the routines without ``setStream``;
+``matmul`` then goes there.
 
 cuBLAS is column-major and gradcore's arrays are row-major. A row-major ``(m, n)`` C is, read
 column-major, ``C^T`` (n x m); and ``C^T = B^T A^T``, where a row-major operand read column-major
@@ -17,7 +17,7 @@ copy for C-contiguous operands or transposed views of them (``w.T``), which beco
 
 Ops that run through libraries a capture cannot call (einsum and tensordot through CuPy's
 cuBLAS path; inverse, solve, det, cholesky, eigh, svd through cuSOLVER) call
-:func:`refuse_under_capture` first, so the error names the op instead of a CuPy internal.
+``refuse_under_capture`` first, so the error names the op instead of a CuPy internal.
 
 >>> import numpy as np
 >>> from gradcore.kernels import gemm

@@ -16,6 +16,8 @@ into host loops that keep CuPy's semantics:
 ``ndarray`` wraps a NumPy array in a type that is *not* a ``numpy.ndarray``, so gradcore's
 kernel layer takes its GPU branch; like CuPy it refuses implicit conversion to NumPy
 (``numpy.asarray(a)`` raises), reductions return 0-d arrays, and ``get()`` copies to the host. Arrays are in this file, kernels in ``kernels.py``.
+CUDA-graph stream capture is modelled in ``graph.py``, CuPy's cuBLAS binding in ``cublas.py``;
+``install()`` puts the stand-in in CuPy's place.
 
 The device is modelled in ``device.py``: a stream whose host waits are counted
 (``hostcupy.host_waits()``), a memory pool that counts live device bytes on a device of a set
@@ -245,23 +247,9 @@ def _wrapped(fn, key=None, *bound):
     it) says whether it is a cuBLAS/cuSOLVER call that a capture refuses; ``bound`` are leading
     arguments (the array of a method)."""
     def call(*args, **kwargs):
-        _refuse_library(key or fn)
+        graph.refuse_library(key or fn)
         return _wrap(_launch(fn, *bound, *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}))
     return call
-
-
-# What CuPy 14 runs through cuBLAS or cuSOLVER, whose bindings refuse a capturing stream
-_LIBRARY_CALLS = {np.matmul: "cuBLAS", np.dot: "cuBLAS", np.ndarray.dot: "cuBLAS", np.einsum: "cuBLAS",
-                  np.tensordot: "cuBLAS", np.linalg.inv: "cuSOLVER", np.linalg.det: "cuSOLVER",
-                  np.linalg.solve: "cuSOLVER", np.linalg.cholesky: "cuSOLVER",
-                  np.linalg.slogdet: "cuSOLVER", np.linalg.eigh: "cuSOLVER", np.linalg.svd: "cuSOLVER"}
-
-
-def _refuse_library(fn):
-    lib = _LIBRARY_CALLS.get(fn)
-    if lib is not None:
-        graph.refuse(NotImplementedError, f"calling {lib} API during stream capture is currently "
-                                          "unsupported")
 
 
 def _call_ufunc(ufunc, method, inputs, kwargs):
@@ -274,7 +262,7 @@ def _call_ufunc(ufunc, method, inputs, kwargs):
         shape = np.broadcast_shapes(*(np.shape(x) for x in inputs))
         itemsize = np.result_type(*inputs).itemsize
         _dev.reserve(ufunc.nout * int(np.prod(shape)) * itemsize)
-    _refuse_library(ufunc)
+    graph.refuse_library(ufunc)
     if ufunc is np.matmul and all(getattr(x, "dtype", None) == np.float32 for x in inputs[:2]) \
             and _dev.linalg.get_compute_type(np.float32) == _dev.linalg.COMPUTE_TYPE_TF32:
         inputs[:2] = [_dev.tf32_round(x) for x in inputs[:2]]

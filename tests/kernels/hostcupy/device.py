@@ -26,8 +26,8 @@ import weakref
 
 import numpy as np
 
-__all__ = ["OutOfMemoryError", "launch", "wait", "queued", "set_queued", "hooks", "host_waits", "pool", "set_device_bytes",
-           "device_bytes", "reserve", "linalg", "tf32_round"]
+__all__ = ["OutOfMemoryError", "launch", "wait", "queued", "set_queued", "hooks", "host_waits",
+           "pool", "set_device_bytes", "device_bytes", "reserve", "linalg", "tf32_round"]
 
 
 class OutOfMemoryError(MemoryError):

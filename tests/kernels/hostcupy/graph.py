@@ -39,7 +39,7 @@ import numpy as np
 from hostcupy import device as _dev
 
 __all__ = ["CUDARuntimeError", "Stream", "Graph", "MemoryPool", "using_allocator", "capturing",
-           "record", "note_alloc", "refuse", "get_current_stream"]
+           "record", "note_alloc", "refuse", "refuse_library", "unsupported", "get_current_stream"]
 
 
 class CUDARuntimeError(RuntimeError):
@@ -64,6 +64,20 @@ def refuse(error, message, invalidate=False):
         if invalidate:
             cap.invalid = cap.invalid or message
         raise error(message)
+
+
+# What CuPy 14 runs through cuBLAS or cuSOLVER, whose bindings refuse a capturing stream
+_LIBRARY_CALLS = {np.matmul: "cuBLAS", np.dot: "cuBLAS", np.ndarray.dot: "cuBLAS", np.einsum: "cuBLAS",
+                  np.tensordot: "cuBLAS", np.linalg.inv: "cuSOLVER", np.linalg.det: "cuSOLVER",
+                  np.linalg.solve: "cuSOLVER", np.linalg.cholesky: "cuSOLVER",
+                  np.linalg.slogdet: "cuSOLVER", np.linalg.eigh: "cuSOLVER", np.linalg.svd: "cuSOLVER"}
+
+
+def refuse_library(fn):
+    """CuPy's refusal when ``fn`` (a NumPy callable) would call cuBLAS or cuSOLVER in a capture."""
+    lib = _LIBRARY_CALLS.get(fn)
+    if lib is not None:
+        refuse(NotImplementedError, f"calling {lib} API during stream capture is currently unsupported")
 
 
 def unsupported(why):
@@ -205,6 +219,18 @@ class Stream:
     def synchronize(self):
         unsupported("Stream.synchronize()")
         _dev.wait("Stream.synchronize()")
+
+    def record(self, event=None):
+        """Record an event on this stream (the stand-in's one queue keeps every stream in order;
+        ``waits_on`` lets a test check that work handed between streams was ordered)."""
+        import hostcupy  # noqa: PLC0415
+        event = event or hostcupy.cuda.Event()
+        event.record(self)
+        event.stream = self
+        return event
+
+    def wait_event(self, event):
+        self.waits_on = getattr(self, "waits_on", []) + [event.stream]
 
     def begin_capture(self, mode=None):
         if self.ptr in (0, 1):
