@@ -221,6 +221,13 @@ def test_uncapturable_ops_raise_naming_the_op_and_leave_no_capture_behind(op, na
     np.testing.assert_allclose(op(x).numpy(), op(gc.tensor(np.eye(3) * 2)).numpy())  # eager works
 
 
+def test_a_host_to_device_copy_inside_the_traced_function_raises_clearly():
+    x = gc.ones(2, device="cuda")
+    with pytest.raises(RuntimeError, match=r"to_device: copying host data \(ndarray of shape \(2,\)\).*CUDA graph"):
+        cuda.trace(lambda x: x + gc.tensor([1.0, 2.0], device="cuda"), (x,), {})
+    assert gemm.CAPTURE.gemm is None and tracing.active() is None
+
+
 def test_a_host_read_inside_the_traced_function_raises_clearly():
     tracer = cuda.CudaTracer(gc.device("cuda"), capture=None)
     with pytest.raises(RuntimeError, match=r"\.item\(\) reads a device value to the host.*output"):
