@@ -18,6 +18,8 @@ from gradcore.kernels import gemm
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(
     not gc.cuda.is_available(), reason=f"no usable GPU: {gc.cuda.unavailable_reason()}")]
+# What only the stand-in can show (launch counts, stream joins); the rest runs on a GPU as well
+STAND_IN = gc.cuda.is_available() and gc.device("cuda").xp.__name__ == "hostcupy"
 
 
 def _mlp(dtype, seed=0):
@@ -110,14 +112,14 @@ def test_one_graph_launch_per_segment_and_memory_held_by_the_replay():
     replay = cuda.trace(_step(model, opt), (x, y), {})
     pygc.collect()  # the trace's temporaries are gone; their blocks stay in the private pool
     graph = replay._schedule[0]
-    assert graph.launches == 1  # launched once by the trace itself
     replay()
     replay()
-    assert graph.launches == 3
-    stream = replay._capture.stream  # non-blocking: ordered with the caller's stream by events
-    caller = gc.device("cuda").xp.cuda.get_current_stream()
-    assert stream.waits_on[-3:] == [caller, caller, caller] and caller.waits_on[-3:] == [stream] * 3
     assert replay._capture.pool.used_bytes() > 0
+    if STAND_IN:
+        assert graph.launches == 3  # once by the trace itself, once per replay
+        stream = replay._capture.stream  # non-blocking: ordered with the caller's by events
+        caller = gc.device("cuda").xp.cuda.get_current_stream()
+        assert stream.waits_on[-3:] == [caller] * 3 and caller.waits_on[-3:] == [stream] * 3
 
 
 def test_the_replay_keeps_what_the_graph_touches_alive():
@@ -247,14 +249,14 @@ def test_inputs_must_be_tensors_on_one_cuda_device():
 
 
 def test_the_captured_cublas_handle_follows_the_matmul_precision():
-    from cupy_backends.cuda.libs import cublas  # the stand-in's binding here
+    from cupy_backends.cuda.libs import cublas  # CuPy's binding (the stand-in's in CI)
     x = gc.ones((2, 2), device="cuda")
     gc.set_matmul_precision("high")
     try:
         replay = cuda.trace(lambda x: x @ x, (x,), {})
-        assert cublas.getMathMode(replay._capture.handle) == cublas.CUBLAS_TF32_TENSOR_OP_MATH
+        assert cublas.getMathMode(replay._capture.handle) == 3  # CUBLAS_TF32_TENSOR_OP_MATH
     finally:
         gc.set_matmul_precision("highest")
     replay = cuda.trace(lambda x: x @ x, (x,), {})
-    assert cublas.getMathMode(replay._capture.handle) == cublas.CUBLAS_DEFAULT_MATH
+    assert cublas.getMathMode(replay._capture.handle) == 0  # CUBLAS_DEFAULT_MATH
     assert replay.outputs.numpy().tolist() == [[2.0, 2.0], [2.0, 2.0]]
