@@ -189,6 +189,7 @@ def _launch(fn, *args, **kwargs):
     """One launch on the stream: run ``fn`` (on NumPy arrays) now, and during a capture keep it
     as a node of the graph (hostcupy/graph.py)."""
     _dev.launch()
+    graph.before_launch(args, kwargs)
     result = _as_arrays(fn(*args, **kwargs))  # a node writes into buffers, never into scalars
     graph.record(fn, args, kwargs, result)
     return result

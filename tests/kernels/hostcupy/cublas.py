@@ -125,6 +125,7 @@ def _gemm(handle, dtype, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C
                            "stream: on a GPU it would run outside the graph")
     _dev.launch()
     args, kwargs = (a, b, c), {"alpha": alpha, "beta": beta, "tf32": tf32}
+    graph.before_launch(args, kwargs)
     _gemm_node(*args, **kwargs)
     graph.record(_gemm_node, args, kwargs, None)
 

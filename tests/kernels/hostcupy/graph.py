@@ -165,13 +165,31 @@ class _Capture:
         self.nodes = []
         self.invalid = ""
         self.new = []  # weakrefs to buffers allocated during capture
-        self.before = []  # (weakref, copy) of every live buffer at begin_capture
+        self.new_ids = set()
+        self.before = {}  # id -> (weakref, copy) of each older buffer, before a launch touched it
 
-    def snapshot(self):
-        for ref in list(_dev.pool.owners()):
-            base = ref()
-            if base is not None:
-                self.before.append((ref, base.copy()))
+    def keep(self, x):
+        """Copy each buffer that ``x`` (arrays, nested) touches and that existed before the
+        capture, the first time a launch is about to touch it: end_capture restores it."""
+        import hostcupy  # noqa: PLC0415
+        if isinstance(x, hostcupy.ndarray):
+            x = x._a
+        if isinstance(x, np.ndarray):
+            base = _owner(x)
+            if id(base) not in self.before and id(base) not in self.new_ids:
+                self.before[id(base)] = (weakref.ref(base), base.copy())
+        elif isinstance(x, (tuple, list)):
+            for v in x:
+                self.keep(v)
+        elif isinstance(x, dict):
+            self.keep(list(x.values()))
+
+
+def before_launch(args, kwargs):
+    """Called before every launch: during capture, remember what the buffers it touches held."""
+    cap = _state["capture"]
+    if cap is not None:
+        cap.keep((args, kwargs))
 
 
 def record(fn, args, kwargs, result):
@@ -187,6 +205,7 @@ def note_alloc(base):
     cap = _state["capture"]
     if cap is not None:
         cap.new.append(weakref.ref(base))
+        cap.new_ids.add(id(base))
         pool = getattr(_local, "allocator", None)
         if pool is not None:
             pool._blocks.append(base)
@@ -238,7 +257,6 @@ class Stream:
         if _state["capture"] is not None:
             raise CUDARuntimeError("cudaErrorIllegalState: hostcupy captures one stream at a time")
         cap = _Capture(self)
-        cap.snapshot()
         self._capture = _state["capture"] = cap
 
     def end_capture(self):
@@ -246,7 +264,7 @@ class Stream:
         if cap is None or _state["capture"] is not cap:
             raise CUDARuntimeError("cudaErrorIllegalState: end_capture() on a stream that is not capturing")
         _state["capture"] = None
-        for ref, copy in cap.before:  # nothing ran: what existed is as it was
+        for ref, copy in cap.before.values():  # nothing ran: what existed is as it was
             base = ref()
             if base is not None:
                 np.copyto(base, copy)
