@@ -35,25 +35,26 @@ def trace(fn, static_args, kwargs):
     """Capture ``fn(*static_args, **kwargs)`` on the GPU that ``static_args`` live on; return
     the :class:`Replay` that re-runs it (its ``outputs`` are ``fn``'s return value)."""
     dev = _cuda_device(static_args)
-    capture = Capture(dev.xp, dev.index)
-    tracer = CudaTracer(dev, capture)
-    caller = dev.xp.cuda.get_current_stream()
-    _join(capture.stream, caller)  # the inputs were written on the caller's stream
-    with dev.use(), capture.stream, tracing.tracing(tracer):
-        capture.begin()
-        try:
-            outputs = fn(*static_args, **kwargs)
-        except BaseException as e:
+    with dev.use():
+        capture = Capture(dev.xp, dev.index)
+        tracer = CudaTracer(dev, capture)
+        caller = dev.xp.cuda.get_current_stream()
+        _join(capture.stream, caller)  # the inputs were written on the caller's stream
+        with capture.stream, tracing.tracing(tracer):
+            capture.begin()
             try:
-                capture.end(launch=False)
-            except Exception:  # noqa: BLE001 (the capture is invalid because of e: report e)
-                pass
-            if hasattr(e, "add_note"):
-                e.add_note("(raised while gc.compile captured a CUDA graph: see "
-                           "docs/concepts/cuda-graphs.md for what a capture cannot contain)")
-            raise
-        tracer.schedule.append(capture.end())
-    _join(caller, capture.stream)  # the caller reads the outputs on its stream
+                outputs = fn(*static_args, **kwargs)
+            except BaseException as e:
+                try:
+                    capture.end(launch=False)
+                except Exception:  # noqa: BLE001 (the capture is invalid because of e: report e)
+                    pass
+                if hasattr(e, "add_note"):
+                    e.add_note("(raised while gc.compile captured a CUDA graph: see "
+                               "docs/concepts/cuda-graphs.md for what a capture cannot contain)")
+                raise
+            tracer.schedule.append(capture.end())
+        _join(caller, capture.stream)  # the caller reads the outputs on its stream
     return Replay(capture, tracer.schedule, outputs, static_args, fn)
 
 
@@ -81,16 +82,17 @@ class Replay:
         return sum(1 for item in self._schedule if not isinstance(item, _HostCall))
 
     def __call__(self):
-        stream = self._capture.stream
-        caller = self._capture.cupy.cuda.get_current_stream()
-        _join(stream, caller)  # after the copies into the static inputs
-        with stream:
-            for item in self._schedule:
-                if isinstance(item, _HostCall):
-                    item.run()
-                else:
-                    item.launch(stream)
-        _join(caller, stream)  # before anything the caller does with the outputs
+        capture = self._capture
+        with capture.cupy.cuda.Device(capture.device_index):
+            stream, caller = capture.stream, capture.cupy.cuda.get_current_stream()
+            _join(stream, caller)  # after the copies into the static inputs
+            with stream:
+                for item in self._schedule:
+                    if isinstance(item, _HostCall):
+                        item.run()
+                    else:
+                        item.launch(stream)
+            _join(caller, stream)  # before anything the caller does with the outputs
 
 
 class _HostCall:

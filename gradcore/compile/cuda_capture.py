@@ -55,7 +55,7 @@ class Capture:
     """
 
     def __init__(self, cupy, device_index):
-        self.cupy = cupy
+        self.cupy, self.device_index = cupy, device_index
         with cupy.cuda.Device(device_index):
             self.stream = cupy.cuda.Stream(non_blocking=True)
             self.pool = cupy.cuda.MemoryPool()
