@@ -6,7 +6,6 @@ so it re-exports ``norm`` (:mod:`gradcore.ops.norm`) and ``inv``, ``det``, ``slo
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
-from gradcore.backend import array_module
 from gradcore.kernels import gemm
 from gradcore.ops.norm import norm
 from gradcore.ops.shape import reshape, sum_to, swapaxes
@@ -50,7 +49,6 @@ class MatMul(Function):
 
     def jvp(self, xs, y, txs):
         (x0, x1), (t0, t1) = xs, txs
-        xp = array_module(y)
         return tsum(None if t0 is None else gemm.matmul(t0, x1), None if t1 is None else gemm.matmul(x0, t1))
 
 
@@ -87,7 +85,6 @@ class Linear(Function):
 
     def jvp(self, xs, y, txs):
         (x, w), (tx, tw) = xs, txs
-        xp = array_module(y)
         return tsum(None if tx is None else gemm.matmul(tx, w.T), None if tw is None else gemm.matmul(x, tw.T))
 
 
