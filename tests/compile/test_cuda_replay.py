@@ -203,7 +203,6 @@ def test_nested_host_calls_and_host_reads_inside_a_host_call_are_part_of_it():
     def inner():
         tracing.host_read("inner read")  # eager work between segments may read the device
         seen.append(x.numpy().sum())
-        return None
 
     replay = cuda.trace(lambda x: (tracing.host_call(lambda: tracing.host_call(inner)), x * 3)[1], (x,), {})
     replay()

@@ -145,17 +145,17 @@ def _from_refs(x):
 
 
 def _write_back(old, new):
-    """Write a node's new result into the buffers its capture-time result lives in."""
-    import hostcupy  # noqa: PLC0415
+    """Write a node's new result into the buffers its capture-time result lives in (nothing to
+    do where the node returned a view of those very buffers)."""
     if isinstance(old, _Ref):
         dst = old.get()
         dst, src = getattr(dst, "_a", dst), getattr(new, "_a", new)
-        if isinstance(src, (np.ndarray, np.generic)) and dst.__array_interface__ != getattr(src, "__array_interface__", None):
+        same = dst.__array_interface__ == getattr(src, "__array_interface__", None)
+        if isinstance(src, (np.ndarray, np.generic)) and not same:
             np.copyto(dst, src)
     elif isinstance(old, (tuple, list)) and isinstance(new, (tuple, list)):
         for o, n in zip(old, new):
             _write_back(o, n)
-    del hostcupy
 
 
 # ---- capture -----------------------------------------------------------------------------------
