@@ -84,10 +84,18 @@ class CapturedGemm:
 
     def matmul(self, x0, x1, out=None):
         import cupy as xp  # noqa: PLC0415
+        if x0.ndim > 2 and x1.ndim == 2 and x0.shape[-1] == x1.shape[0]:
+            # a stack of rows times one matrix (Linear on (batch, seq, features)): one GEMM
+            rows = xp.ascontiguousarray(x0).reshape(-1, x0.shape[-1])
+            y = self.matmul(rows, x1).reshape(x0.shape[:-1] + x1.shape[1:])
+            if out is None:
+                return y
+            out[...] = y
+            return out
         if x0.ndim == 0 or x1.ndim == 0 or x0.ndim > 2 or x1.ndim > 2:
             raise RuntimeError(f"matmul: operands of shapes {x0.shape} and {x1.shape}: only 1-D "
-                               "and 2-D GEMMs can be captured into a CUDA graph (gc.compile on a "
-                               "GPU); batched matmul is not supported there yet")
+                               "and 2-D GEMMs, and N-D times 2-D, can be captured into a CUDA "
+                               "graph (gc.compile on a GPU); batched matmul is not supported there")
         if x0.dtype != x1.dtype or x0.dtype not in (np.float16, np.float32, np.float64):
             raise TypeError(f"matmul: dtypes {x0.dtype} and {x1.dtype} (shapes {x0.shape}, "
                             f"{x1.shape}): a captured GEMM needs one of float16/32/64 for both")

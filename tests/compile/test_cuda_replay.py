@@ -209,6 +209,24 @@ def test_nested_host_calls_and_host_reads_inside_a_host_call_are_part_of_it():
     assert seen == [3.0, 3.0] and replay.segments == 2
 
 
+def test_linear_on_a_stack_of_rows_is_captured_forward_and_backward():
+    lin = gc.nn.Linear(4, 3).to("cuda")
+    x = gc.randn(2, 5, 4, device="cuda")
+
+    def fn(x):
+        lin.zero_grad()
+        y = lin(x)
+        (y * y).sum().backward()
+        return y
+
+    y = fn(x).numpy()
+    gw = lin.weight.grad.numpy()
+    replay = cuda.trace(fn, (x,), {})
+    replay()
+    np.testing.assert_allclose(replay.outputs.numpy(), y, rtol=1e-6)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), gw, rtol=1e-5)
+
+
 @pytest.mark.parametrize("op,name", [
     (lambda x: gc.einsum("ij,jk->ik", x, x), "einsum"),
     (lambda x: gc.linalg.inv(x), "inv"),

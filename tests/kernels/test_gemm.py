@@ -70,10 +70,22 @@ def test_tf32_math_mode_rounds_float32_inputs(use_hostcupy, captured):
     assert captured.matmul(cp.asarray(a), cp.asarray(a)).get()[0, 0] == 1
 
 
+def test_a_stack_of_rows_times_a_matrix_is_one_gemm(use_hostcupy, captured, rng):
+    cp = use_hostcupy
+    x, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4))
+    np.testing.assert_allclose(captured.matmul(cp.asarray(x), cp.asarray(w).T).get(), x @ w.T, rtol=1e-12)
+    strided = cp.asarray(np.concatenate([x, x], axis=2))[:, :, ::2]  # not contiguous: copied
+    np.testing.assert_allclose(captured.matmul(strided, cp.asarray(w).T).get(),
+                               np.concatenate([x, x], axis=2)[:, :, ::2] @ w.T, rtol=1e-12)
+    out = cp.zeros((2, 3, 5))
+    assert captured.matmul(cp.asarray(x), cp.asarray(w).T, out=out) is out
+    np.testing.assert_allclose(out.get(), x @ w.T, rtol=1e-12)
+
+
 def test_refusals_name_the_op_and_shapes(use_hostcupy, captured):
     cp = use_hostcupy
-    with pytest.raises(RuntimeError, match=r"matmul: operands of shapes \(2, 3, 4\) and \(4, 5\).*batched"):
-        captured.matmul(cp.zeros((2, 3, 4)), cp.zeros((4, 5)))
+    with pytest.raises(RuntimeError, match=r"matmul: operands of shapes \(2, 3, 4\) and \(2, 4, 5\).*batched"):
+        captured.matmul(cp.zeros((2, 3, 4)), cp.zeros((2, 4, 5)))
     with pytest.raises(TypeError, match="float32 and float64"):
         captured.matmul(cp.zeros((2, 3), np.float32), cp.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(4, 5\) do not match"):
