@@ -111,7 +111,8 @@ def cases(device, quick, with_gpu=False, smoke=False):
     GPU does, for the GPU-over-CPU speedups; at batch 8192 only gradcore runs on the CPU (a
     2-core CPU step takes ~10 s per engine and sample). Quick run: the smallest sizes on a CPU
     alone; with a GPU, the GPU gets the numbers that matter (three MLP sizes, the kernels at 64 MB
-    vs copy, the optimizer step, the op chain) and the CPU only the small MLP step, for the
+    vs copy, the optimizer step, the op chain, the CUDA-graph step ``mlp_compiled`` beside the
+    eager one at batch 64/256/1024) and the CPU only the small MLP step, for the
     speedup at one size. ``smoke``: the same cases on tiny sizes (see ``SMOKE``).
     """
     gpu = device != "cpu"
