@@ -201,7 +201,7 @@ def worker():
     sys.path.insert(0, str(ROOT / "tests" / "kernels"))
     import hostcupy  # noqa: PLC0415
 
-    sys.modules["cupy"] = hostcupy
+    hostcupy.install()  # as cupy and cupy_backends.cuda.libs.cublas
     return isolate.worker_main()
 
 

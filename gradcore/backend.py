@@ -13,6 +13,7 @@ import numpy
 
 from gradcore.checks import seed as _checked_seed
 from gradcore.kernels import errors as kernel_errors
+from gradcore.kernels import gemm
 
 __all__ = [
     "Device", "device", "get_default_device", "set_default_device", "cuda_is_available",
@@ -297,6 +298,12 @@ def to_device(array, dev):
             return numpy.asarray(array)
         kernel_errors.check()  # the host waits for the GPU here anyway: report what it found
         return get()
+    if gemm.CAPTURE.gemm is not None and not isinstance(array, dev.xp.ndarray):
+        # CuPy refuses it too, in its own words; say what to do instead
+        raise RuntimeError(f"to_device: copying host data ({type(array).__name__} of shape "
+                           f"{numpy.shape(array)}) to {dev} inside a function being captured as a "
+                           "CUDA graph (gc.compile): a replay would not copy it again. Make it "
+                           "outside the function (or pass it as an input), or draw it in a host call")
     with dev.xp.cuda.Device(dev.index):
         try:
             return dev.xp.asarray(array)

@@ -10,7 +10,7 @@ import pytest
 if os.environ.get("GRADCORE_TEST_HOSTCUPY") == "1":  # the GPU path on the host stand-in for CuPy
     sys.path.insert(0, str(pathlib.Path(__file__).with_name("kernels")))
     import hostcupy  # noqa: E402
-    sys.modules["cupy"] = hostcupy
+    hostcupy.install()  # as cupy and cupy_backends.cuda.libs.cublas
 
 import gradcore as gc  # noqa: E402
 from gradcore.kernels import errors as kernel_errors  # noqa: E402

@@ -112,7 +112,8 @@ def cases(device, quick, with_gpu=False, smoke=False):
     GPU does, for the GPU-over-CPU speedups; at batch 8192 only gradcore runs on the CPU (a
     2-core CPU step takes ~10 s per engine and sample). Quick run: the smallest sizes on a CPU
     alone; with a GPU, the GPU gets the numbers that matter (three MLP sizes, the kernels at 64 MB
-    vs copy, the optimizer step, the op chain) and the CPU only the small MLP step, for the
+    vs copy, the optimizer step, the op chain, the CUDA-graph step ``mlp_compiled`` beside the
+    eager one at batch 64/256/1024) and the CPU only the small MLP step, for the
     speedup at one size. ``smoke``: the same cases on tiny sizes (see ``SMOKE``).
     """
     gpu = device != "cpu"
@@ -137,6 +138,13 @@ def cases(device, quick, with_gpu=False, smoke=False):
                     ("gradcore",) if cpu_huge else compiled))
         if rest:
             out.append(("mlp_gemms", label, "mlp_gemms", dict(sizes=sizes, batch=batch), ("gradcore",)))
+    if gpu and quick:  # CUDA graphs (gc.compile): the replayed step beside eager, 3 batches
+        sizes = (32, 64, 10) if smoke else MLP_SMALL[0]
+        for batch in ((8, 16, 32) if smoke else (64, 256, 1024)):
+            label = f"{'-'.join(map(str, sizes))} b{batch}"
+            if ("mlp_step", label) not in [c[:2] for c in out]:
+                out.append(("mlp_step", label, "mlp_step", dict(sizes=sizes, batch=batch), engines))
+            out.append(("mlp_compiled", label, "mlp_compiled", dict(sizes=sizes, batch=batch), engines))
     if not rest:
         return out
     out.append(("chain100", "100 ops, 4x4", "chain", dict(n_ops=100), compiled))
@@ -249,6 +257,10 @@ def _derive(rows):
             gemm = index.get(("mlp_gemms", r["params"], r["device"]))
             if gemm:
                 r["step_over_gemms"] = g / gemm["median_s"]["gradcore"]
+        eager = index.get(("mlp_step", r["params"], r["device"]), {}).get("median_s", {})
+        if r["case"] == "mlp_compiled" and g:  # torch's column here is PyTorch's CUDA graph
+            r["eager_over_compiled"] = eager["gradcore"] / g if eager.get("gradcore") else None
+            r["compiled_over_torch_eager"] = g / eager["torch"] if eager.get("torch") else None
         if r["device"] != "cpu" and g:
             cpu = index.get((r["case"], r["params"], "cpu"))
             if cpu and cpu["median_s"].get("gradcore"):
@@ -296,7 +308,7 @@ def write_reports(rows, env, out_dir):
         f.write(f"# gradcore benchmark results\n\n{banner}{env_lines}\n\nMedian of the samples "
                 "(>= 20 unless the command says otherwise); each engine runs in a process of its "
                 "own; ratios are gradcore time over baseline time (lower is better for "
-                "gradcore).\n\n" + (f"{_table(suite)}\n" if suite else "")
+                "gradcore).\n\n" + (f"{_table(suite)}\n{_compiled(suite)}" if suite else "")
                 + (f"\n## Distributed (MPI jobs, {D.RANKS} ranks on this machine)\n\n{D.NOTE}\n\n"
                    f"{group}\n" if group else "")
                 + (f"\nNot measured (engine: reason):\n\n{notes}" if notes else ""))
@@ -309,6 +321,17 @@ def write_reports(rows, env, out_dir):
     except ImportError:
         print("matplotlib is not installed: no chart (pip install 'gradcore[plot]')", file=sys.stderr)
     return written
+
+
+def _compiled(rows):
+    """The CUDA-graph rows in words: in their table row, torch's column is PyTorch's CUDA graph."""
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [f"- {r['device']} {r['params']}: eager / compiled {fmt(r.get('eager_over_compiled'))}, "
+             f"compiled / PyTorch eager {fmt(r.get('compiled_over_torch_eager'))}, compiled / "
+             f"PyTorch CUDA graph {fmt(r['ratios'].get('gradcore/torch'))}"
+             for r in rows if r["case"] == "mlp_compiled" and "eager_over_compiled" in r]
+    return ("\nCompiled MLP step (mlp_compiled: gradcore's CUDA-graph replay; its torch column is "
+            "PyTorch's torch.cuda.CUDAGraph replay):\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 
 def _chart(rows, path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
+from gradcore.kernels import gemm
 from gradcore.ops.diagonal import tril
 from gradcore.ops.inverse import _check_square, _linalg, _mT, solve
 from gradcore.ops.linalg import matmul
@@ -44,6 +45,7 @@ class Cholesky(Function):
 
     def jvp(self, xs, y, txs):
         # dL = L Phi(L^-1 dA L^-T), Phi: the lower triangle with the diagonal halved
+        gemm.refuse_under_capture("cholesky (jvp)", "cuSOLVER")
         xp = array_module(y)
         inner = xp.linalg.solve(y, _sym(txs[0]))  # L^-1 dA
         inner = xp.linalg.solve(y, inner.swapaxes(-1, -2))  # L^-1 (L^-1 dA)^T = L^-1 dA L^-T

@@ -12,6 +12,7 @@ from gradcore.autograd.mode import STATE
 from gradcore.backend import array_module
 from gradcore.kernels import activation as KA
 from gradcore.kernels import errors as kernel_errors
+from gradcore.kernels import gemm
 from gradcore.kernels import loss as KL
 from gradcore.ops.activation import act_grad, activation_backward_jvp, activation_backward_vjp
 from gradcore.ops.linalg import matmul
@@ -51,7 +52,7 @@ class LinearAct(Function):
         if not x.dtype == w.dtype == b.dtype:  # as PyTorch: no silent promotion in a layer
             raise TypeError(f"linear: input dtype {x.dtype} (shape {x.shape}) does not match the "
                             f"weight's {w.dtype} and bias's {b.dtype}; cast one with .to(dtype)")
-        z = array_module(x).matmul(x, w.T)
+        z = gemm.matmul(x, w.T)
         if self.keeps_input:  # z becomes z + b, y is new
             self.pre = z
             return KA.bias_act(z, b, self.act, self.slope, pre=z)
@@ -93,9 +94,9 @@ class LinearAct(Function):
         xp = array_module(y)
         tz = xp.zeros_like(y)
         if tx is not None:
-            tz += xp.matmul(tx, w.T)
+            tz += gemm.matmul(tx, w.T)
         if tw is not None:
-            tz += xp.matmul(x, tw.T)
+            tz += gemm.matmul(x, tw.T)
         if tb is not None:
             tz += tb
         return act_grad(self.act, self.pre if self.keeps_input else y, tz, self.slope)
@@ -107,7 +108,7 @@ def _weight_grad(edge, gz, x):
     if STATE.into_leaves and not STATE.grad_enabled and type(edge) is not tuple:
         buf = edge._grad_buffer()
         if buf is not None and buf.dtype == gz.dtype:
-            array_module(buf).matmul(gz.array.T, x.array, out=buf)
+            gemm.matmul(gz.array.T, x.array, out=buf)
             return Tensor._make(buf, gz.device, False, None, 0)
     return matmul(swapaxes(gz, 0, 1), x)
 

@@ -14,6 +14,7 @@ import numpy
 
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
+from gradcore.kernels import gemm
 from gradcore.ops.linalg import matmul
 from gradcore.ops.shape import broadcast_to, reshape, swapaxes
 
@@ -42,6 +43,7 @@ def check_float(x, op):
 
 def _linalg(op, fn, *arrays):
     """``xp.linalg.<fn>`` with NumPy's errors re-raised naming the op and the shapes."""
+    gemm.refuse_under_capture(op, "cuSOLVER")
     try:
         return getattr(array_module(arrays[0]).linalg, fn)(*arrays)
     except numpy.linalg.LinAlgError as e:

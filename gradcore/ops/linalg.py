@@ -6,7 +6,7 @@ so it re-exports ``norm`` (:mod:`gradcore.ops.norm`) and ``inv``, ``det``, ``slo
 from __future__ import annotations
 
 from gradcore.autograd.function import Function, tsum
-from gradcore.backend import array_module
+from gradcore.kernels import gemm
 from gradcore.ops.norm import norm
 from gradcore.ops.promotion import Promoting
 from gradcore.ops.shape import reshape, sum_to, swapaxes
@@ -23,7 +23,7 @@ class MatMul(Promoting):
             raise ValueError(f"matmul: 0-d operands are not allowed (shapes {x0.shape} and "
                              f"{x1.shape}); use * for scalars")
         try:
-            return array_module(x0).matmul(x0, x1)
+            return gemm.matmul(x0, x1)
         except ValueError as e:
             raise ValueError(f"matmul: shapes {x0.shape} and {x1.shape} do not match: the last "
                              f"axis of the first ({x0.shape[-1]}) must equal the "
@@ -50,8 +50,7 @@ class MatMul(Promoting):
 
     def jvp(self, xs, y, txs):
         (x0, x1), (t0, t1) = xs, txs
-        xp = array_module(y)
-        return tsum(None if t0 is None else xp.matmul(t0, x1), None if t1 is None else xp.matmul(x0, t1))
+        return tsum(None if t0 is None else gemm.matmul(t0, x1), None if t1 is None else gemm.matmul(x0, t1))
 
 
 def matmul(x0, x1):
@@ -86,7 +85,7 @@ class Linear(Function):
         if x.shape[-1] != w.shape[-1] or w.ndim != 2:
             raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape "
                              f"{w.shape} (expected (out_features, {x.shape[-1]}))")
-        return array_module(x).matmul(x, w.T)
+        return gemm.matmul(x, w.T)
 
     def backward(self, gy):
         x, w = self.saved_tensors()
@@ -100,8 +99,7 @@ class Linear(Function):
 
     def jvp(self, xs, y, txs):
         (x, w), (tx, tw) = xs, txs
-        xp = array_module(y)
-        return tsum(None if tx is None else xp.matmul(tx, w.T), None if tw is None else xp.matmul(x, tw.T))
+        return tsum(None if tx is None else gemm.matmul(tx, w.T), None if tw is None else gemm.matmul(x, tw.T))
 
 
 def linear(x, weight, bias=None):

@@ -12,6 +12,7 @@ import string
 from gradcore import checks
 from gradcore.autograd.function import Function
 from gradcore.backend import array_module
+from gradcore.kernels import gemm
 from gradcore.creation import ones
 from gradcore.ops.arithmetic import mul
 from gradcore.ops.linalg import matmul
@@ -61,6 +62,7 @@ class Einsum(Function):
     def forward(self, *xs):
         self.shapes = [tuple(x.shape) for x in xs]
         self.saves = tuple(range(len(xs)))
+        gemm.refuse_under_capture("einsum", "cuBLAS through CuPy's einsum")
         try:
             # optimize: NumPy contracts through tensordot (BLAS) instead of its plain loops
             return array_module(xs[0]).einsum(self.spec, *xs, optimize=len(xs) > 1)
@@ -99,6 +101,7 @@ class Einsum(Function):
         return sum_to(g, shape)  # size-1 axes that the other operands broadcast
 
     def jvp(self, xs, y, txs):
+        gemm.refuse_under_capture("einsum (jvp)", "cuBLAS through CuPy's einsum")
         xp = array_module(y)
         out = None
         for i, t in enumerate(txs):

@@ -52,6 +52,20 @@ def test_derived_numbers(rows):
     assert "fraction_of_copy" not in by["copy", "cuda"]
 
 
+def test_compiled_rows_compare_with_the_eager_step_and_both_pytorch_modes(tmp_path):
+    rows = [_row("mlp_step", "784-1024-1024-10 b64", "cuda", gradcore=0.003, torch=0.002),
+            _row("mlp_compiled", "784-1024-1024-10 b64", "cuda", gradcore=0.001, torch=0.0008),
+            _row("mlp_compiled", "784-1024-1024-10 b256", "cuda", gradcore=0.002)]  # no eager row
+    report._derive(rows)
+    compiled = rows[1]
+    assert compiled["eager_over_compiled"] == pytest.approx(3.0)
+    assert compiled["compiled_over_torch_eager"] == pytest.approx(0.5)
+    assert compiled["ratios"] == {"gradcore/torch": pytest.approx(1.25)}  # vs PyTorch's CUDA graph
+    assert rows[2]["eager_over_compiled"] is None and "eager_over_compiled" not in rows[0]
+    assert "b64: eager / compiled 3.00, compiled / PyTorch eager 0.50, compiled / PyTorch CUDA " \
+           "graph 1.25" in report._compiled(rows)
+
+
 def test_reports_of_a_gpu_run(rows, tmp_path):
     env = {"gpu": "NVIDIA H100", "nvidia_driver": "580.00", "date": "2026-11-22"}
     md, js, png = report.write_reports(rows, env, str(tmp_path))  # matplotlib: a test extra
@@ -84,7 +98,10 @@ def test_a_quick_gpu_run_keeps_the_cpu_to_the_speedup_case():
     assert cpu == [("mlp_step", "784-1024-1024-10 b256", ("gradcore", "compiled", "numpy", "torch"))]
     assert ("mlp_step", "784-1024-1024-10 b256") in gpu  # so it has its GPU-over-CPU speedup
     assert {p for c, p in gpu if c == "mlp_step"} == {"784-1024-1024-10 b256", "784-4096-4096-4096-10 b1024",
-                                                        "784-4096-4096-4096-10 b8192"}
+                                                        "784-4096-4096-4096-10 b8192",
+                                                        "784-1024-1024-10 b64", "784-1024-1024-10 b1024"}
+    assert {p for c, p in gpu if c == "mlp_compiled"} == {  # CUDA graphs beside the eager step
+        "784-1024-1024-10 b64", "784-1024-1024-10 b256", "784-1024-1024-10 b1024"}
     assert {"copy", "sigmoid_backward", "sgd_momentum_step", "chain100"} <= {c for c, _ in gpu}
     assert all(c[4] == ("gradcore", "torch") or c[4] == ("gradcore",)
                for c in report.cases("cuda", quick=True, with_gpu=True))  # no NumPy on a GPU

@@ -39,7 +39,10 @@ def test_quick_smoke_run_end_to_end_within_the_file_limits(tmp_path):
     assert "SMOKE RUN" in (out / "results.md").read_text().split("\n")[2]
     rows = json.loads((out / "results.json").read_text())["results"]
     cuda = {(r["case"], r["params"]): r for r in rows if r["device"] == "cuda"}
-    assert len([c for c in cuda if c[0] == "mlp_step"]) == 3  # the GPU numbers that matter
+    assert len([c for c in cuda if c[0] == "mlp_step"]) == 5  # the GPU numbers that matter
+    compiled = [r for (case, _), r in cuda.items() if case == "mlp_compiled"]  # CUDA graphs
+    assert len(compiled) == 3 and all(r["eager_over_compiled"] > 0 for r in compiled)
+    assert "Compiled MLP step" in (out / "results.md").read_text()
     for case in ("chain100", "copy", "sigmoid_backward", "softmax_xent", "sgd_momentum_step"):
         assert any(c[0] == case for c in cuda), case
     assert all("gradcore" in r["median_s"] for r in cuda.values())

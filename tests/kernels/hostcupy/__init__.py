@@ -16,6 +16,8 @@ into host loops that keep CuPy's semantics:
 ``ndarray`` wraps a NumPy array in a type that is *not* a ``numpy.ndarray``, so gradcore's
 kernel layer takes its GPU branch; like CuPy it refuses implicit conversion to NumPy
 (``numpy.asarray(a)`` raises), reductions return 0-d arrays, and ``get()`` copies to the host. Arrays are in this file, kernels in ``kernels.py``.
+CUDA-graph stream capture is modelled in ``graph.py``, CuPy's cuBLAS binding in ``cublas.py``;
+``install()`` puts the stand-in in CuPy's place.
 
 The device is modelled in ``device.py``: a stream whose host waits are counted
 (``hostcupy.host_waits()``), a memory pool that counts live device bytes on a device of a set
@@ -50,6 +52,7 @@ Where it differs from CuPy on a GPU (what a pass here does not prove):
 """
 from __future__ import annotations
 
+import operator
 import time
 import types
 import weakref
@@ -58,6 +61,7 @@ import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from hostcupy import device as _dev
+from hostcupy import graph
 from hostcupy.device import OutOfMemoryError, host_waits, set_device_bytes  # noqa: F401
 
 __version__ = "0+hostcupy"  # not a CuPy version: `gradcore info` shows which CuPy ran
@@ -107,6 +111,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
     flags = property(lambda self: _Flags(self._a))
     T = property(lambda self: ndarray(self._a.T))
     device = property(lambda self: cuda.Device(0))
+    data = property(lambda self: _Pointer(self._a.__array_interface__["data"][0]))
 
     # host reads: each waits for the stream (what a GPU would stall on)
     def get(self):
@@ -140,12 +145,10 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
         index = _unwrap(index)
         if any(getattr(i, "dtype", None) == np.bool_ for i in (index if isinstance(index, tuple) else (index,))):
             _dev.wait("boolean mask indexing")  # CuPy reads the mask's count to size the result
-        _dev.launch()
-        return _wrap(self._a[index])
+        return _wrap(_launch(operator.getitem, self._a, index))
 
     def __setitem__(self, index, value):
-        _dev.launch()
-        self._a[_unwrap(index)] = _unwrap(value)
+        _launch(operator.setitem, self._a, _unwrap(index), _unwrap(value))
 
     @property
     def __cuda_array_interface__(self):  # what marks a device array (the pointer is a host one)
@@ -155,7 +158,10 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 (CuPy's name)
         if name.startswith("__"):  # never NumPy's __array_interface__ & co: no implicit host view
             raise AttributeError(name)
         attr = getattr(self._a, name)
-        return _wrapped(attr) if callable(attr) else _wrap(attr)
+        if not callable(attr):
+            return _wrap(attr)
+        method = getattr(np.ndarray, name)  # unbound: a graph node holds addresses, not arrays
+        return _wrapped(method, method, self._a)
 
     def __repr__(self):
         _dev.wait("repr()")
@@ -174,6 +180,29 @@ def _unwrap(x):
     return x
 
 
+class _Pointer:  # CuPy's MemoryPointer, as far as .ptr
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+
+def _launch(fn, *args, **kwargs):
+    """One launch on the stream: run ``fn`` (on NumPy arrays) now, and during a capture keep it
+    as a node of the graph (hostcupy/graph.py)."""
+    _dev.launch()
+    graph.before_launch(args, kwargs)
+    result = _as_arrays(fn(*args, **kwargs))  # a node writes into buffers, never into scalars
+    graph.record(fn, args, kwargs, result)
+    return result
+
+
+def _as_arrays(x):
+    if isinstance(x, np.generic):  # CuPy reductions return 0-d arrays, not scalars
+        return np.asarray(x)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_as_arrays(v) for v in x)
+    return x
+
+
 def _wrap(x):
     if isinstance(x, np.ndarray):
         return ndarray(x)
@@ -186,14 +215,14 @@ def _wrap(x):
 
 def _new(shape, dtype, fill):
     _dev.reserve(int(np.prod(shape)) * np.dtype(dtype).itemsize)
-    if fill is not None:
-        _dev.launch()
-    return ndarray(np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype))
+    return ndarray(np.empty(shape, dtype) if fill is None else _launch(np.full, shape, fill, dtype))
 
 
 def asarray(a, dtype=None):
     if isinstance(a, ndarray):
-        return a if dtype is None or np.dtype(dtype) == a.dtype else ndarray(a._a.astype(dtype))
+        return a if dtype is None or np.dtype(dtype) == a.dtype else ndarray(_launch(np.ndarray.astype, a._a, dtype))
+    # as CuPy's MemoryPointer.copy_from_host_async (cupy/cuda/memory.pyx)
+    graph.refuse(RuntimeError, "the current stream is capturing, so H2D transfers are disallowed")
     _dev.launch()  # a host-to-device copy on the stream
     return ndarray(np.array(a, dtype=dtype))  # host to device: always a buffer of its own
 
@@ -214,10 +243,13 @@ def ones(shape, dtype=np.float64):
     return _new(shape, dtype, 1)
 
 
-def _wrapped(fn):
+def _wrapped(fn, key=None, *bound):
+    """``fn`` on stand-in arrays, as one launch. ``key`` (the NumPy callable, if ``fn`` wraps
+    it) says whether it is a cuBLAS/cuSOLVER call that a capture refuses; ``bound`` are leading
+    arguments (the array of a method)."""
     def call(*args, **kwargs):
-        _dev.launch()
-        return _wrap(fn(*[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}))
+        graph.refuse_library(key or fn)
+        return _wrap(_launch(fn, *bound, *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}))
     return call
 
 
@@ -231,11 +263,11 @@ def _call_ufunc(ufunc, method, inputs, kwargs):
         shape = np.broadcast_shapes(*(np.shape(x) for x in inputs))
         itemsize = np.result_type(*inputs).itemsize
         _dev.reserve(ufunc.nout * int(np.prod(shape)) * itemsize)
+    graph.refuse_library(ufunc)
     if ufunc is np.matmul and all(getattr(x, "dtype", None) == np.float32 for x in inputs[:2]) \
             and _dev.linalg.get_compute_type(np.float32) == _dev.linalg.COMPUTE_TYPE_TF32:
         inputs[:2] = [_dev.tf32_round(x) for x in inputs[:2]]
-    _dev.launch()
-    return _wrap(getattr(ufunc, method)(*inputs, **kwargs))
+    return _wrap(_launch(getattr(ufunc, method), *inputs, **kwargs))
 
 
 class _UFunc:
@@ -256,7 +288,7 @@ class _UFunc:
 # NumPy's namesakes of what CuPy provides, as far as gradcore and its tests use them. Nothing else
 # is forwarded: a name CuPy lacks must fail here as it would on a GPU.
 _NUMPY_NAMES = frozenset("""
-    abs absolute add arange broadcast_to clip concatenate copyto cos divide exp expm1 full
+    abs absolute add arange ascontiguousarray broadcast_to clip concatenate copyto cos divide exp expm1 full
     full_like isfinite isinf isnan log log1p matmul maximum minimum multiply negative ones_like
     power reshape sign sin split sqrt square stack subtract sum tanh where zeros_like empty_like
     dtype result_type finfo iinfo newaxis inf nan pi
@@ -273,9 +305,9 @@ _NUMPY_NAMES = frozenset("""
 linalg = types.SimpleNamespace(inv=_wrapped(np.linalg.inv), det=_wrapped(np.linalg.det),
                                solve=_wrapped(np.linalg.solve),
                                cholesky=_wrapped(np.linalg.cholesky),
-                               eigh=_wrapped(lambda a: tuple(np.linalg.eigh(a))),
-                               svd=_wrapped(lambda a, **kw: tuple(np.linalg.svd(a, **kw))),
-                               slogdet=_wrapped(lambda a: tuple(np.linalg.slogdet(a))))
+                               eigh=_wrapped(lambda a: tuple(np.linalg.eigh(a)), np.linalg.eigh),
+                               svd=_wrapped(lambda a, **kw: tuple(np.linalg.svd(a, **kw)), np.linalg.svd),
+                               slogdet=_wrapped(lambda a: tuple(np.linalg.slogdet(a)), np.linalg.slogdet))
 
 
 def __getattr__(name):  # module attributes not defined in this file: the explicit list only
@@ -338,8 +370,11 @@ _PROPERTIES = {"name": b"hostcupy (host stand-in for CuPy, not a GPU)", "major":
 cuda = types.SimpleNamespace(
     Device=_Device,
     Event=_Event,
+    Stream=graph.Stream, Graph=graph.Graph, MemoryPool=graph.MemoryPool,
+    using_allocator=graph.using_allocator, get_current_stream=graph.get_current_stream,
     get_elapsed_time=_elapsed_ms,
     runtime=types.SimpleNamespace(
+        CUDARuntimeError=graph.CUDARuntimeError,
         getDeviceCount=lambda: 1, getDevice=lambda: 0, memGetInfo=_dev.mem_get_info,
         deviceSynchronize=lambda: _dev.wait("deviceSynchronize()"),
         getDeviceProperties=lambda i: {**_PROPERTIES, "totalGlobalMem": _dev.device_bytes()},
@@ -351,20 +386,30 @@ _core = types.SimpleNamespace(_routines_linalg=_dev.linalg)  # what gradcore's T
 
 
 # The kernels build on the arrays above, so they come last; each call is a launch on the stream.
-from hostcupy import kernels  # noqa: E402
+from hostcupy import cublas, kernels  # noqa: E402
+
+
+def install():
+    """Put the stand-in in CuPy's place: ``cupy`` and ``cupy_backends.cuda.libs.cublas``."""
+    import sys  # noqa: PLC0415
+    pkg = types.ModuleType("cupy_backends")
+    pkg.cuda = types.ModuleType("cupy_backends.cuda")
+    pkg.cuda.libs = types.ModuleType("cupy_backends.cuda.libs")
+    pkg.cuda.libs.cublas = cublas
+    sys.modules.update({"cupy": sys.modules[__name__], "cupy_backends": pkg,
+                        "cupy_backends.cuda": pkg.cuda, "cupy_backends.cuda.libs": pkg.cuda.libs,
+                        "cupy_backends.cuda.libs.cublas": cublas})
 
 
 class ElementwiseKernel(kernels.ElementwiseKernel):
     __doc__ = kernels.ElementwiseKernel.__doc__
 
     def __call__(self, *args, **kwargs):
-        _dev.launch()
-        return super().__call__(*args, **kwargs)
+        return _launch(super().__call__, *args, **kwargs)
 
 
 class ReductionKernel(kernels.ReductionKernel):
     __doc__ = kernels.ReductionKernel.__doc__
 
     def __call__(self, *args, **kwargs):
-        _dev.launch()
-        return super().__call__(*args, **kwargs)
+        return _launch(super().__call__, *args, **kwargs)

@@ -26,8 +26,8 @@ import weakref
 
 import numpy as np
 
-__all__ = ["OutOfMemoryError", "launch", "wait", "host_waits", "pool", "set_device_bytes",
-           "device_bytes", "reserve", "linalg", "tf32_round"]
+__all__ = ["OutOfMemoryError", "launch", "wait", "queued", "set_queued", "hooks", "host_waits",
+           "pool", "set_device_bytes", "device_bytes", "reserve", "linalg", "tf32_round"]
 
 
 class OutOfMemoryError(MemoryError):
@@ -36,6 +36,8 @@ class OutOfMemoryError(MemoryError):
 
 # ---- the stream ---------------------------------------------------------------------------------
 _stream = {"queued": 0, "waits": 0, "where": []}
+# set by graph.py: what a wait and a new buffer do while a stream is capturing
+hooks = {"wait": lambda why: None, "alloc": lambda base: None}
 
 
 def launch():
@@ -45,12 +47,21 @@ def launch():
 
 def wait(why):
     """The host waits for the stream (a read or a synchronize): counted if work was queued."""
+    hooks["wait"](why)  # illegal during a capture
     if _stream["queued"]:
         _stream["waits"] += 1
         where = traceback.extract_stack(limit=6)[:-2]  # who waited, for a failing test's message
         _stream["where"].append(f"{why} at " + " <- ".join(f"{f.filename}:{f.lineno}" for f in reversed(where)))
         del _stream["where"][:-8]
     _stream["queued"] = 0
+
+
+def queued():
+    return _stream["queued"]
+
+
+def set_queued(n):
+    _stream["queued"] = n
 
 
 def host_waits():
@@ -77,6 +88,7 @@ class MemoryPool:
 
     def __init__(self):
         self._alive = {}  # id(base array) -> nbytes, removed when the base array is freed
+        self._owners = {}  # id(base array) -> weakref to it
         self._used = 0
 
     def track(self, a):
@@ -90,10 +102,17 @@ class MemoryPool:
         reserve(base.nbytes)  # a size the stand-in learns only after NumPy allocated it
         self._alive[key] = base.nbytes
         self._used += base.nbytes
+        self._owners[key] = weakref.ref(base)
         weakref.finalize(base, self._free, key)
+        hooks["alloc"](base)
 
     def _free(self, key):
         self._used -= self._alive.pop(key, 0)
+        self._owners.pop(key, None)
+
+    def owners(self):
+        """Weak references to every live device buffer."""
+        return list(self._owners.values())
 
     def used_bytes(self):
         return self._used
