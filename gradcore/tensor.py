@@ -75,6 +75,10 @@ class Tensor(TensorMethods):
         """Number of elements (PyTorch's name of :attr:`size`)."""
         return self.array.size
 
+    def nelement(self):
+        """Number of elements (PyTorch's older name of :meth:`numel`)."""
+        return self.array.size
+
     def dim(self):
         """Number of dimensions (PyTorch's name of :attr:`ndim`)."""
         return self.array.ndim

@@ -237,3 +237,65 @@ class TensorMethods:
     def ge(self, other):
         """Elementwise ``self >= other`` (see :func:`gradcore.greater_equal`)."""
         return ops.compare.greater_equal(self, other)
+
+    # ---- the rest of the elementwise table (gradcore/ops/elementwise.py) as methods
+    def log2(self):
+        """Elementwise ``log2`` (see :func:`gradcore.log2`)."""
+        return ops.elementwise.log2(self)
+    def log10(self):
+        """Elementwise ``log10`` (see :func:`gradcore.log10`)."""
+        return ops.elementwise.log10(self)
+    def exp2(self):
+        """Elementwise ``exp2`` (see :func:`gradcore.exp2`)."""
+        return ops.elementwise.exp2(self)
+    def expm1(self):
+        """Elementwise ``expm1`` (see :func:`gradcore.expm1`)."""
+        return ops.elementwise.expm1(self)
+    def square(self):
+        """Elementwise ``square`` (see :func:`gradcore.square`)."""
+        return ops.elementwise.square(self)
+    def reciprocal(self):
+        """Elementwise ``reciprocal`` (see :func:`gradcore.reciprocal`)."""
+        return ops.elementwise.reciprocal(self)
+    def sign(self):
+        """Elementwise ``sign`` (see :func:`gradcore.sign`)."""
+        return ops.elementwise.sign(self)
+    def floor(self):
+        """Elementwise ``floor`` (see :func:`gradcore.floor`)."""
+        return ops.elementwise.floor(self)
+    def ceil(self):
+        """Elementwise ``ceil`` (see :func:`gradcore.ceil`)."""
+        return ops.elementwise.ceil(self)
+    def trunc(self):
+        """Elementwise ``trunc`` (see :func:`gradcore.trunc`)."""
+        return ops.elementwise.trunc(self)
+    def tan(self):
+        """Elementwise ``tan`` (see :func:`gradcore.tan`)."""
+        return ops.elementwise.tan(self)
+    def sinh(self):
+        """Elementwise ``sinh`` (see :func:`gradcore.sinh`)."""
+        return ops.elementwise.sinh(self)
+    def cosh(self):
+        """Elementwise ``cosh`` (see :func:`gradcore.cosh`)."""
+        return ops.elementwise.cosh(self)
+    def arcsin(self):
+        """Elementwise ``arcsin`` (see :func:`gradcore.arcsin`)."""
+        return ops.elementwise.arcsin(self)
+    def arccos(self):
+        """Elementwise ``arccos`` (see :func:`gradcore.arccos`)."""
+        return ops.elementwise.arccos(self)
+    def arctan(self):
+        """Elementwise ``arctan`` (see :func:`gradcore.arctan`)."""
+        return ops.elementwise.arctan(self)
+    def arcsinh(self):
+        """Elementwise ``arcsinh`` (see :func:`gradcore.arcsinh`)."""
+        return ops.elementwise.arcsinh(self)
+    def arccosh(self):
+        """Elementwise ``arccosh`` (see :func:`gradcore.arccosh`)."""
+        return ops.elementwise.arccosh(self)
+    def arctanh(self):
+        """Elementwise ``arctanh`` (see :func:`gradcore.arctanh`)."""
+        return ops.elementwise.arctanh(self)
+    def erf(self):
+        """Elementwise error function (see :func:`gradcore.erf`)."""
+        return ops.math.erf(self)

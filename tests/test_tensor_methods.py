@@ -95,7 +95,7 @@ def test_comparison_methods(device):
 
 def test_numel_dim_size_item_tolist():
     x = gc.zeros((2, 3))
-    assert x.numel() == 6 and x.dim() == 2 and x.size == 6 and isinstance(x.size, int)
+    assert x.numel() == 6 and x.nelement() == 6 and x.dim() == 2 and x.size == 6 and isinstance(x.size, int)
     assert x.size + 1 == 7 and x.tolist() == [[0.0] * 3] * 2
     with pytest.raises(TypeError, match=r"size is NumPy's attribute.*x\.shape\[1\]"):
         x.size(1)
@@ -151,3 +151,20 @@ def test_as_methods_and_expand(device):
     w = gc.tensor([[1.0], [2.0]], dtype="float64", device=device, requires_grad=True)
     (w.expand(2, 3) * x).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [[3.0], [12.0]])
+
+
+ELEMENTWISE_METHODS = ["log2", "log10", "exp2", "expm1", "square", "reciprocal", "sign", "floor",
+                       "ceil", "trunc", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan",
+                       "arcsinh", "arccosh", "arctanh", "erf"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE_METHODS)
+def test_elementwise_methods_are_the_functions(name, device):
+    # makemore part 2 calls loss.log10(): every elementwise function is also a method
+    x = gc.tensor([0.25, 0.5] if name not in ("arccosh",) else [1.5, 2.0], dtype="float64",
+                  device=device, requires_grad=True)
+    y_m, y_f = getattr(x, name)(), getattr(gc, name)(x)
+    np.testing.assert_array_equal(y_m.numpy(), y_f.numpy())
+    (gm,) = gc.autograd.grad(y_m.sum(), x)
+    (gf,) = gc.autograd.grad(y_f.sum(), x)
+    np.testing.assert_array_equal(gm.numpy(), gf.numpy())
