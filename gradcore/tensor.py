@@ -11,12 +11,13 @@ import numpy
 
 from gradcore import backend, tracing
 from gradcore.kernels import errors as kernel_errors
+from gradcore.tensor_inplace import InplaceMethods
 from gradcore.tensor_methods import TensorMethods
 
 __all__ = ["Tensor"]
 
 
-class Tensor(TensorMethods):
+class Tensor(InplaceMethods, TensorMethods):
     """An n-dimensional array on a device that can record the ops applied to it.
 
     Make one with :func:`gradcore.tensor` or the creation functions (``zeros``, ``randn``...).
@@ -75,9 +76,7 @@ class Tensor(TensorMethods):
         """Number of elements (PyTorch's name of :attr:`size`)."""
         return self.array.size
 
-    def nelement(self):
-        """Number of elements (PyTorch's older name of :meth:`numel`)."""
-        return self.array.size
+    nelement = numel  # PyTorch's older name
 
     def dim(self):
         """Number of dimensions (PyTorch's name of :attr:`ndim`)."""
@@ -114,19 +113,16 @@ class Tensor(TensorMethods):
     __hash__ = object.__hash__  # __eq__ is elementwise, so hash by identity as PyTorch does
 
     def __bool__(self):
-        if tracing.STATE.tracer is not None:
-            tracing.host_read("bool()")
+        tracing.host_read("bool()")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return bool(self.array)
 
     def __float__(self):
-        if tracing.STATE.tracer is not None:
-            tracing.host_read("float()")
+        tracing.host_read("float()")
         return float(self.item())
 
     def __int__(self):
-        if tracing.STATE.tracer is not None:
-            tracing.host_read("int()")
+        tracing.host_read("int()")
         return int(self.item())
 
     def __index__(self):
@@ -139,8 +135,7 @@ class Tensor(TensorMethods):
             raise TypeError(f"numpy.asarray: the tensor (shape {self.shape}) is on "
                             f"{self.device}; implicit conversion to a NumPy array is not "
                             "allowed, use t.numpy() or t.cpu()")
-        if tracing.STATE.tracer is not None:
-            tracing.host_read("__array__ (numpy.asarray)")
+        tracing.host_read("__array__ (numpy.asarray)")
         a = self.numpy()
         if copy:
             return a.astype(a.dtype if dtype is None else dtype, copy=True)
@@ -214,8 +209,7 @@ class Tensor(TensorMethods):
         tensors saved for backward; change a tensor with its in-place methods (``x[i] = v``,
         ``x.copy_(a)``), or take ``x.numpy().copy()``.
         """
-        if tracing.STATE.tracer is not None:
-            tracing.host_read(".numpy()")
+        tracing.host_read(".numpy()")
         a = backend.to_device(self.array, backend.CPU)
         if a is self.array:
             a = a.view()
@@ -227,15 +221,13 @@ class Tensor(TensorMethods):
         if self.array.size != 1:
             raise ValueError(f"item: the tensor has {self.array.size} elements (shape "
                              f"{self.shape}); only one-element tensors convert to a number")
-        if tracing.STATE.tracer is not None:
-            tracing.host_read(".item()")
+        tracing.host_read(".item()")
         kernel_errors.check()  # a GPU value read on the host: report what the kernels flagged
         return self.array.item()
 
     def tolist(self):
         """The data as (nested) Python lists."""
-        if tracing.STATE.tracer is not None:
-            tracing.host_read(".tolist()")
+        tracing.host_read(".tolist()")
         return self.numpy().tolist()
 
     def to(self, device=None, dtype=None):
@@ -328,105 +320,18 @@ class Tensor(TensorMethods):
                                f"{self.shape}; an op's backward returned the wrong shape")
         if gx.dtype != self.dtype:
             gx = gx.astype(self.dtype)
-        if self.grad is None:
+        grad = self._grad  # (checked shape and dtype above: no need for the setter's checks)
+        if grad is None:
             # Copy: backward may hand one array to several inputs (add returns gy twice), and a
             # later in-place accumulation must not write into a shared array.
-            self.grad = gx if create_graph else Tensor._make(gx.array.copy(), self.device, False, None, 0)
-        elif create_graph or self.grad.requires_grad:
-            self.grad = self.grad + gx
+            self._grad = (gx if create_graph
+                          else Tensor._make(gx.array.copy(), self.device, False, None, 0))
+        elif create_graph or grad.requires_grad:
+            self._grad = grad + gx
         else:  # in place, so a .grad that is a view into a flat gradient buffer stays one
-            g = tracing.watch(self.grad.array)
+            g = tracing.watch(grad.array)
             self.device.xp.add(g, gx.array, out=g)
-            self.grad._version += 1
-
-    # ---- in place (see gradcore/ops/inplace.py for the rules) ----------------------------
-    def add_(self, other, alpha=1):
-        """``self += alpha * other`` in place."""
-        if alpha != 1:
-            other = other * alpha
-        return _inplace.update(self, "add_", _arith.add, self.device.xp.add, other)
-
-    def sub_(self, other, alpha=1):
-        """``self -= alpha * other`` in place."""
-        if alpha != 1:
-            other = other * alpha
-        return _inplace.update(self, "sub_", _arith.sub, self.device.xp.subtract, other)
-
-    def mul_(self, other):
-        """``self *= other`` in place."""
-        return _inplace.update(self, "mul_", _arith.mul, self.device.xp.multiply, other)
-
-    def div_(self, other):
-        """``self /= other`` in place."""
-        return _inplace.update(self, "div_", _arith.div, self.device.xp.true_divide, other)
-
-    def pow_(self, exponent):
-        """``self **= exponent`` in place."""
-        return _inplace.update(self, "pow_", _arith.pow, self.device.xp.power, exponent)
-
-    def neg_(self):
-        """``self = -self`` in place."""
-        return _inplace.update(self, "neg_", _arith.neg, self.device.xp.negative)
-
-    def abs_(self):
-        """``self = |self|`` in place."""
-        return _inplace.update(self, "abs_", _math.abs, self.device.xp.abs)
-
-    def exp_(self):
-        """``self = exp(self)`` in place."""
-        return _inplace.update(self, "exp_", _math.exp, self.device.xp.exp)
-
-    def sqrt_(self):
-        """``self = sqrt(self)`` in place."""
-        return _inplace.update(self, "sqrt_", _math.sqrt, self.device.xp.sqrt)
-
-    def relu_(self):
-        """``self = max(self, 0)`` in place."""
-        return _inplace.update(self, "relu_", _activation.relu, None)
-
-    def clamp_(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
-        """Limit the values to ``[min, max]`` in place."""
-        return _inplace.update(self, "clamp_", lambda x: _math.clip(x, min, max), None)
-
-    clip_ = clamp_
-
-    def zero_(self):
-        """Fill with zeros in place."""
-        return self.fill_(0)
-
-    def fill_(self, value):
-        """Fill with ``value`` in place."""
-        return _inplace.update(self, "fill_", _inplace.fill, None, value)
-
-    def copy_(self, src):
-        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor in place."""
-        if not isinstance(src, Tensor):
-            src = as_tensor(src, device=self.device)
-        elif src.device is not self.device:
-            src = src.to(self.device)
-        return _inplace.update(self, "copy_", _inplace.copy, _inplace.copy_into, src)
-
-    def normal_(self, mean=0.0, std=1.0, generator=None):
-        """Fill with normal samples from gradcore's seeded generator (or ``generator``)."""
-        values = tracing.host_call(_draw, generator, "normal_", "normal", self.shape, self.dtype,
-                                   mean, std)
-        return self.copy_(backend.to_device(values, self.device))
-
-    def uniform_(self, low=0.0, high=1.0, generator=None):
-        """Fill with uniform samples in ``[low, high)`` from gradcore's seeded generator (or
-        ``generator``)."""
-        values = tracing.host_call(_draw, generator, "uniform_", "uniform", self.shape,
-                                   self.dtype, low, high)
-        return self.copy_(backend.to_device(values, self.device))
-
-    def __setitem__(self, key, value):
-        _inplace.setitem(self, key, value)
-
-    def __iadd__(self, other): return self.add_(other)
-    def __isub__(self, other): return self.sub_(other)
-    def __imul__(self, other): return self.mul_(other)
-    def __itruediv__(self, other): return self.div_(other)
-    def __ipow__(self, other): return self.pow_(other)
+            grad._version += 1
 
     # ---- operators ----------------------------------------------------------------------
     def __add__(self, other): return _arith.add(self, other)
@@ -469,8 +374,9 @@ class _Size(int):
 
 
 # The constructors and the ops build Tensors themselves, so they are imported once Tensor
-# exists (creation first: the ops import as_tensor from it).
-from gradcore.creation import _draw, _to_array, as_tensor, get_default_dtype  # noqa: E402
+# exists (creation first: the ops import as_tensor from it). This also loads every ops module
+# the mixins (tensor_methods, tensor_inplace) reach as ``ops.<module>`` at call time.
+from gradcore.creation import _to_array, as_tensor, get_default_dtype  # noqa: E402
 from gradcore.autograd import engine as _engine  # noqa: E402
 from gradcore.autograd.backprop import root_gradient as _root_gradient  # noqa: E402
 from gradcore.ops import activation as _activation  # noqa: E402

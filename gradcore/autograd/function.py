@@ -160,9 +160,9 @@ class Function:
                 _share_version(out, ys, inputs, xs)
             outs = (out,)
         else:
-            outs = tuple(Tensor._make(y, device, record and y.dtype.kind in _FLOAT_KINDS,
-                                      self if record and y.dtype.kind in _FLOAT_KINDS else None,
-                                      i) for i, y in enumerate(ys))
+            tracks = [record and y.dtype.kind in _FLOAT_KINDS for y in ys]
+            outs = tuple(Tensor._make(y, device, t, self if t else None, i)
+                         for i, (y, t) in enumerate(zip(ys, tracks)))
         if record:
             self.edges = [_edge(x) for x in inputs]
             if self.saves:

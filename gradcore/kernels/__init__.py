@@ -40,6 +40,7 @@ __all__ = [
     "preamble",
     "reduction",
     "registry",
+    "tracing_twins",
 ]
 
 # Where the .cuh files live when gradcore runs from a source tree without being installed.
@@ -185,6 +186,12 @@ class _Hooks(threading.local):
 
 
 HOOKS = _Hooks()
+
+
+def tracing_twins():
+    """True while gc.compile's CPU tracer records the twins on this thread: a twin must then
+    avoid shapes that depend on values (a replay could not follow them)."""
+    return HOOKS.empty is not None
 
 
 def empty(shape, dtype):

@@ -105,7 +105,7 @@ class FlatParameters:
         if gx is not g.array:
             g.device.xp.copyto(tracing.watch(g.array), gx, casting="same_kind")
         g._version += 1
-        p.grad = g
+        p._grad = g  # its own view: the .grad setter's checks hold by construction
 
     def sync(self):
         """Copy rebound ``.array``/``.grad`` arrays back into the views and rebind them (a
@@ -146,7 +146,7 @@ class FlatParameters:
         tracing.watch(self.grad).fill(0)
         for p, (_, g) in zip(self.params, self._views):
             g._version += 1
-            p.grad = g
+            p._grad = g  # its own view: the .grad setter's checks hold by construction
 
     def bump_versions(self, which=None):
         """Mark the parameters (those flagged in ``which``, or all) as modified in place."""

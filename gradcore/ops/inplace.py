@@ -27,13 +27,13 @@ import numpy
 from gradcore import tracing
 from gradcore.autograd.function import Function, tangent_of
 from gradcore.autograd.mode import STATE, no_grad
-from gradcore.backend import array_module
-from gradcore.creation import as_tensor
+from gradcore.backend import array_module, to_device
+from gradcore.creation import _draw, as_tensor
 from gradcore.ops.indexing import array_key, getitem
 from gradcore.ops.shape import sum_to
 from gradcore.tensor import Tensor
 
-__all__ = ["update", "fill", "copy", "setitem"]
+__all__ = ["update", "fill", "copy", "copy_from", "fill_random", "setitem"]
 
 
 def update(x, name, op, fast, *args):
@@ -189,6 +189,22 @@ def copy_into(array, src, out, casting):
 def copy(x, src):
     """``src`` (broadcast to ``x``'s shape) as a new tensor that replaces ``x`` on the tape."""
     return Copy()(x, src)
+
+
+def copy_from(x, src):
+    """``x.copy_(src)``: ``src`` (any array-like, on any device) into ``x`` in place."""
+    if not isinstance(src, Tensor):
+        src = as_tensor(src, device=x.device)
+    elif src.device is not x.device:
+        src = src.to(x.device)
+    return update(x, "copy_", copy, copy_into, src)
+
+
+def fill_random(x, name, kind, generator, *params):
+    """``x.normal_()``, ``x.uniform_()``: samples of ``kind`` from ``generator`` (None: the
+    global one) into ``x`` in place. A host call, so a gc.compile replay draws new numbers."""
+    values = tracing.host_call(_draw, generator, name, kind, x.shape, x.dtype, *params)
+    return copy_from(x, to_device(values, x.device))
 
 
 class SetItem(Function):
