@@ -19,9 +19,9 @@ from gradcore.autograd.functional import grad, hvp, jvp, value_and_grad, vjp
 from gradcore.autograd.mode import (detect_anomaly, enable_grad, is_anomaly_enabled,
                                     is_grad_enabled, no_grad, set_grad_enabled)
 from gradcore.autograd.numerical import GradcheckError, gradcheck, numerical_grad
-from gradcore.backend import (Device, Generator, OutOfMemoryError, device, get_default_device,
-                              get_matmul_precision, manual_seed, set_default_device,
-                              set_matmul_precision)
+from gradcore.backend import (Device, OutOfMemoryError, device, get_default_device,
+                              get_matmul_precision, set_default_device, set_matmul_precision)
+from gradcore.rng import Generator, manual_seed
 from gradcore.creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like,
                                get_default_dtype, identity, linspace, logspace, multinomial,
                                ones, ones_like, rand, randint, randn, set_default_dtype, tensor,

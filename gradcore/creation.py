@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy
 
-from gradcore import backend, checks, tracing
+from gradcore import backend, checks, rng, tracing
 from gradcore.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "get_default_dtype", "set_default_dtype", "zeros", "ones",
@@ -252,7 +252,7 @@ def _draw(generator, op, kind, shape, dtype, *params):
     """``kind`` samples (a ``numpy.random.Generator`` method) from ``generator`` (None: the
     global one), as ``dtype``. Called through :func:`gradcore.tracing.host_call`, so a compiled
     replay draws new numbers from the same generator, as the eager run would."""
-    return getattr(backend.numpy_generator(generator, op), kind)(*params, shape).astype(dtype)
+    return getattr(rng.numpy_generator(generator, op), kind)(*params, shape).astype(dtype)
 
 
 def from_numpy(array):
@@ -404,16 +404,16 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
 
 def _multinomial_draw(w, total, n, replacement, generator):
     """The draws of :func:`multinomial` on the host: an int64 array (rows, n)."""
-    rng = backend.numpy_generator(generator, "multinomial")
+    draws = rng.numpy_generator(generator, "multinomial")
     rows = numpy.arange(w.shape[0])[:, None]
     if replacement:  # inverse CDF, all rows at once: row r searches within [r, r + 1)
         cdf = numpy.cumsum(w / total, axis=1)
         cdf[cdf >= cdf[:, -1:]] = 1.0  # no rounding gap past the last positive weight
-        u = rng.random((w.shape[0], n))
+        u = draws.random((w.shape[0], n))
         idx = numpy.searchsorted((cdf + rows).ravel(), (u + rows).ravel(), side="right")
         out = idx.reshape(w.shape[0], n) - rows * w.shape[1]
     else:  # exponential race (Efraimidis-Spirakis): the n smallest E / w, E ~ Exp(1)
         with numpy.errstate(divide="ignore"):
-            keys = rng.exponential(size=w.shape) / w  # zero weight: inf, drawn last
+            keys = draws.exponential(size=w.shape) / w  # zero weight: inf, drawn last
         out = numpy.argsort(keys, axis=1, kind="stable")[:, :n]
     return out.astype(numpy.int64)

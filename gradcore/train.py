@@ -23,7 +23,7 @@ import time
 
 import numpy
 
-from gradcore import backend, cuda, io, nn, optim
+from gradcore import backend, cuda, io, nn, optim, rng
 from gradcore import distributed as dist
 from gradcore.compile import compile as compile_step
 from gradcore.autograd.mode import no_grad
@@ -167,7 +167,7 @@ def run(cfg, log=print):
     rank, world = dist.get_rank(), dist.get_world_size()
     if rank != 0:
         log = _silent
-    backend.manual_seed(cfg.seed)
+    rng.manual_seed(cfg.seed)
     device = _rank_device(cfg, dist.get_local_rank())
     x_tr, y_tr, x_te, y_te = load_data(cfg)
     sampler = DistributedSampler(len(y_tr), seed=cfg.seed)

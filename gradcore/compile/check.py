@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import backend
+from gradcore import rng
 from gradcore.tensor import Tensor
 
 __all__ = ["CheckError", "checked_call"]
@@ -52,16 +52,16 @@ def checked_call(graph, fn, args, kwargs, tensors, copy_out):
 def _save(arrays, owners, graph, tensors):
     bound = [(t, t.grad) for t, _ in graph.end_grads] + [(t, t.grad) for t in tensors]
     return ([a.copy() for a in arrays], [_arrays_of(o.state_dict(), keep=True) for o in owners],
-            backend.random_state().bit_generator.state, bound)
+            rng.random_state().bit_generator.state, bound)
 
 
 def _restore(arrays, owners, saved):
-    copies, states, rng, bound = saved
+    copies, states, rng_state, bound = saved
     for a, c in zip(arrays, copies):
         np.copyto(a, c)
     for o, s in zip(owners, states):
         o.load_state_dict(s)
-    backend.random_state().bit_generator.state = rng
+    rng.random_state().bit_generator.state = rng_state
     for t, g in bound:
         t.grad = g
 

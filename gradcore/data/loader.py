@@ -12,7 +12,7 @@ import math
 
 import numpy
 
-from gradcore import backend, checks
+from gradcore import backend, checks, rng
 from gradcore.data.dataset import Dataset, TensorDataset, collate
 from gradcore.tensor import Tensor
 
@@ -68,7 +68,7 @@ class DataLoader:
         if generator is not None:
             if seed is not None:
                 raise TypeError("DataLoader: give seed or generator, not both")
-            seed = int(backend.numpy_generator(generator, "DataLoader").integers(2**63))
+            seed = int(rng.numpy_generator(generator, "DataLoader").integers(2**63))
         self.dataset = None
         if any(isinstance(a, Dataset) for a in arrays):
             if len(arrays) != 1:
@@ -139,7 +139,7 @@ class DataLoader:
 
     def _init_order(self, seed):
         if seed is None:
-            seed = int(backend.random_state().integers(2**63))
+            seed = int(rng.random_state().integers(2**63))
         self._rng = numpy.random.default_rng(checks.seed(seed, "DataLoader"))
         self.epoch = 0  # epochs started
         self._position = 0  # batches yielded in the current epoch
@@ -167,9 +167,9 @@ class DataLoader:
         # Set up eagerly (above) so iter() alone advances the epoch, as a resumed run expects.
         return self._batches(order, start, self.epoch)
 
-    def _order(self, rng):
+    def _order(self, draws):
         """This epoch's sample order: a permutation when shuffling, else None (sequential)."""
-        return rng.permutation(self.num_samples) if self.shuffle else None
+        return draws.permutation(self.num_samples) if self.shuffle else None
 
     def _batches(self, order, start, epoch):
         if order is not None and self.resident:

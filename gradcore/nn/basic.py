@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from gradcore import backend, checks, tracing
+from gradcore import backend, checks, rng, tracing
 from gradcore.creation import empty
 from gradcore.nn import init
 from gradcore.nn.module import Module
@@ -104,7 +104,7 @@ def dropout(x, p=0.5, training=True, generator=None):
 def _dropout_mask(shape, p, dtype, generator):
     """Keep (scaled by 1 / (1 - p)) with probability 1 - p, from ``generator`` (None: the
     global one)."""
-    keep = backend.numpy_generator(generator, "dropout").random(shape) >= p
+    keep = rng.numpy_generator(generator, "dropout").random(shape) >= p
     return (keep * (1.0 / (1.0 - p))).astype(dtype)
 
 

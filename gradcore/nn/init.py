@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from gradcore import backend
+from gradcore import backend, rng
 
 __all__ = ["calculate_gain", "normal_", "uniform_", "zeros_", "ones_", "constant_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"]
@@ -60,7 +60,7 @@ def normal_(t, mean=0.0, std=1.0):
     >>> round(float(w.numpy().std()), 2)
     0.1
     """
-    return _fill(t, backend.random_state().normal(mean, std, t.shape))
+    return _fill(t, rng.random_state().normal(mean, std, t.shape))
 
 
 def uniform_(t, a=0.0, b=1.0):
@@ -72,7 +72,7 @@ def uniform_(t, a=0.0, b=1.0):
     >>> -1 <= w.min().item() < w.max().item() < 1
     True
     """
-    return _fill(t, backend.random_state().uniform(a, b, t.shape))
+    return _fill(t, rng.random_state().uniform(a, b, t.shape))
 
 
 def constant_(t, value):
@@ -185,7 +185,7 @@ def orthogonal_(t, gain=1.0):
     cols = t.size // rows if rows else 0
     if t.size == 0:
         return t
-    flat = backend.random_state().standard_normal((rows, cols))
+    flat = rng.random_state().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = numpy.linalg.qr(flat)

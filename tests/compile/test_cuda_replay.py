@@ -12,7 +12,7 @@ import pytest
 
 import gradcore as gc
 from gradcore import tracing
-from gradcore.backend import random_state
+from gradcore.rng import random_state
 from gradcore.compile import cuda
 from gradcore.kernels import gemm
 

@@ -1,5 +1,5 @@
 """Determinism: one seed, bit-identical training (what is and is not deterministic on a GPU is
-written in the docstring of gradcore.backend.manual_seed)."""
+written in the docstring of gradcore.rng.manual_seed)."""
 import numpy as np
 import pytest
 
